@@ -1,0 +1,65 @@
+"""Database URLs as users write them, and engines configured the way seeder needs them."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from seeder.errors import CommandError
+
+DEFAULT_DATABASE_URL = "sqlite:///seeder.db"
+DATABASE_URL_ENV = "SEEDER_DATABASE_URL"
+# Fail fast when a PostgreSQL host does not answer, rather than hanging on TCP retries.
+CONNECT_TIMEOUT_SECONDS = 5
+
+_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+def resolve_database_url(option: str | None) -> URL:
+    """The URL from --database-url, else $SEEDER_DATABASE_URL, else the default SQLite file."""
+    text = option or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise CommandError(
+            "could not parse the database URL; write it as sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend not in _DRIVERS:
+        raise CommandError(
+            f"unsupported database URL scheme {url.drivername!r}; use sqlite:/// or postgresql://"
+        )
+    if backend != "sqlite" and driver not in ("", "psycopg"):
+        raise CommandError(
+            f"unsupported PostgreSQL driver {driver!r}; use postgresql:// (seeder uses psycopg 3)"
+        )
+    return url.set(drivername=_DRIVERS[backend])
+
+
+def display_url(url: URL) -> str:
+    """The URL as it may be shown to a user: never with its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def create_seeder_engine(url: URL) -> Engine:
+    """An engine with transactional DDL and enforced foreign keys on SQLite, fail-fast on PostgreSQL."""
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    engine = create_engine(url)
+
+    # pysqlite commits before DDL on its own; take over BEGIN so that migrations and a whole
+    # populate (which drops and rebuilds indexes) are one transaction, as on PostgreSQL.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
