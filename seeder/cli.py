@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
+from tqdm import tqdm
 
 from seeder import __version__, commands
 from seeder.config import (
@@ -12,6 +16,7 @@ from seeder.config import (
     resolve_database_url,
 )
 from seeder.errors import CommandError
+from seeder.generator import MAX_SEED
 
 
 class _Group(click.Group):
@@ -72,6 +77,95 @@ def reset_db(ctx: click.Context, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete every seeder table and all data in {display_url(url)}?", abort=True)
     commands.reset_db(url, click.echo)
+
+
+_seed_option = click.option(
+    "--seed", type=click.IntRange(0, MAX_SEED),
+    help="Seed of the random generator; the same seed gives the same rows. Default: a new "
+    "one, printed.",
+)
+_customers_option = click.option(
+    "--customers", type=click.IntRange(min=1), required=True, help="Number of customers.",
+)
+_scenario_option = click.option(
+    "--scenario", type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file overriding the default scenario (the notebook's numbers).",
+)
+
+
+def _announce_seed(seed: int | None) -> int:
+    chosen = commands.pick_seed(seed)
+    if seed is None:
+        click.echo(f"seed {chosen} (pass --seed {chosen} to reproduce this dataset)", err=True)
+    return chosen
+
+
+def _progress(customers: int) -> tqdm:
+    # A bar only on a terminal; redirected output stays clean.
+    return tqdm(total=customers, unit=" customers", unit_scale=True, file=sys.stderr,
+                disable=not sys.stderr.isatty(), leave=False)
+
+
+def _print_summary(summary: commands.Summary, verb: str) -> None:
+    for table, rows in summary.row_counts.items():
+        click.echo(f"  {table:<15} {rows:>12,} rows")
+    rate = summary.rows / summary.seconds if summary.seconds else 0
+    click.echo(f"{verb} {summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s), "
+               f"seed {summary.seed}")
+
+
+@cli.command()
+@_customers_option
+@_seed_option
+@click.option("--batch-size", type=click.IntRange(min=1), default=commands.DEFAULT_BATCH_SIZE,
+              show_default=True, help="Rows per write.")
+@_scenario_option
+@click.option("--replace", is_flag=True, help="Replace the dataset the database already holds.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; touch nothing.")
+@click.pass_context
+def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: int,
+             scenario: Path | None, replace: bool, dry_run: bool) -> None:
+    """Generate the dataset and write it, all in one transaction.
+
+    Refuses a database that already holds a dataset unless --replace is given.
+
+    \b
+      seeder populate --customers 5000
+      seeder populate --customers 1000000 --seed 42 --replace
+      seeder populate --customers 100 --scenario my_shop.toml --dry-run
+    """
+    url = _url(ctx)
+    seed = _announce_seed(seed)
+    if dry_run:
+        summary, size = commands.dry_run(customers, seed, scenario)
+        _print_summary(summary, "Would write")
+        click.echo(f"about {size / 1e6:,.1f} MB of data (as CSV); nothing was written")
+        return
+    with _progress(customers) as bar:
+        summary = commands.populate(url, customers, seed, scenario, replace=replace,
+                                    batch_size=batch_size, on_customers=bar.update)
+    _print_summary(summary, f"Wrote to {display_url(url)}:")
+
+
+@cli.command()
+@_customers_option
+@_seed_option
+@_scenario_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for the CSV files (created if missing).")
+def export(customers: int, seed: int | None, scenario: Path | None, out: Path) -> None:
+    """Write the dataset as CSV files, one per table, without a database.
+
+    The files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER or the sqlite3
+    shell's .import --csv --skip 1.
+
+    \b
+      seeder export --customers 5000 --seed 42 --out data/
+    """
+    seed = _announce_seed(seed)
+    with _progress(customers) as bar:
+        summary = commands.export(out, customers, seed, scenario, on_customers=bar.update)
+    _print_summary(summary, f"Wrote {out}/:")
 
 
 def main() -> None:

@@ -5,50 +5,68 @@ Every function raises CommandError for a problem the user can fix.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
+import datetime as dt
+import secrets
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from seeder import schema
+from seeder import __version__, schema
 from seeder.config import create_seeder_engine, display_url
 from seeder.errors import CommandError
+from seeder.formats import csv_lines
+from seeder.generator import GENERATOR_VERSION, MAX_SEED, generate, rebatch
+from seeder.models import DATA_TABLES, Customer, SeedRun, Service
+from seeder.scenario import load_scenario
+from seeder.writers import Writer, writer_for
+
+DEFAULT_BATCH_SIZE = 10_000
+# Any fixed number: the key of the PostgreSQL advisory lock that one populate holds at a time.
+_POPULATE_LOCK_KEY = 0x5EED_E4
+
+
+def _engine_for(url: URL, *, must_exist: bool) -> Engine:
+    if must_exist and url.get_backend_name() == "sqlite":
+        path = url.database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise CommandError(f"{path} does not exist; run `seeder init-db` first")
+    return create_seeder_engine(url)
 
 
 @contextlib.contextmanager
-def _connect(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
-    """A connection in one transaction, with connection failures turned into one-line errors."""
-    if must_exist and url.get_backend_name() == "sqlite":
-        _require_sqlite_file(url)
-    engine = create_seeder_engine(url)
+def _transaction(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
+    """A connection in one transaction, with database errors turned into one-line errors."""
+    engine = _engine_for(url, must_exist=must_exist)
     try:
         with engine.begin() as connection:
             yield connection
-    except OperationalError as error:
-        raise CommandError(_describe_connection_error(url, error)) from None
+    except DBAPIError as error:
+        raise CommandError(_describe_database_error(url, error)) from None
     finally:
         engine.dispose()
 
 
-def _require_sqlite_file(url: URL) -> None:
-    if url.database and url.database != ":memory:" and not Path(url.database).exists():
-        raise CommandError(f"{url.database} does not exist; run `seeder init-db` first")
-
-
-def _describe_connection_error(url: URL, error: DBAPIError) -> str:
-    # The driver's first line names the cause (refused, timeout, bad password, no database)
-    # and never contains the password.
+def _describe_database_error(url: URL, error: DBAPIError) -> str:
+    # The driver's first line names the cause (refused, timeout, bad password, no database,
+    # read-only file, disk full) and never contains the password.
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if "database is locked" in reason:
+        reason += " (another seeder populate may be writing to it; try again when it is done)"
     return f"cannot use {display_url(url)}: {reason}"
 
 
 def init_db(url: URL, echo: Callable[[str], None]) -> None:
     """Create the schema, or upgrade it to the newest revision."""
     head = schema.head_revision()
-    with _connect(url, must_exist=False) as connection:
+    with _transaction(url, must_exist=False) as connection:
         current = schema.current_revision(connection)
         if current == head:
             echo(f"{display_url(url)} is already at revision {head}; nothing to do")
@@ -59,7 +77,7 @@ def init_db(url: URL, echo: Callable[[str], None]) -> None:
 
 def reset_db(url: URL, echo: Callable[[str], None]) -> None:
     """Drop every table and view seeder created, then create the empty schema again."""
-    with _connect(url) as connection:
+    with _transaction(url) as connection:
         if schema.current_revision(connection) is None:
             raise CommandError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
         schema.downgrade(connection)
@@ -74,3 +92,132 @@ def require_current_schema(connection: Connection, url: URL) -> None:
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
         raise CommandError(f"{display_url(url)} {state}; run `seeder init-db`")
 
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What a populate or export wrote."""
+
+    seed: int
+    row_counts: dict[str, int]
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(self.row_counts.values())
+
+
+def pick_seed(seed: int | None) -> int:
+    """The seed to use: the given one, or a fresh random one that the caller must print."""
+    if seed is None:
+        return secrets.randbelow(2**32)
+    if not 0 <= seed <= MAX_SEED:
+        raise CommandError(f"--seed must be between 0 and {MAX_SEED}")
+    return seed
+
+
+def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
+             replace: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
+             on_customers: Callable[[int], None] = lambda n: None) -> Summary:
+    """Generate the dataset and write it in one transaction: all of it, or nothing."""
+    scenario = load_scenario(scenario_path)
+    started_at, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    counts: collections.Counter[str] = collections.Counter()
+    engine = _engine_for(url, must_exist=True)
+    try:
+        with _interruptible(), engine.connect() as connection:
+            writer = writer_for(connection)
+            with writer.load_settings():
+                connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                with connection.begin():
+                    _prepare(connection, url, writer, replace)
+                    writer.start()
+                    for batch in rebatch(generate(scenario, seed, customers), batch_size):
+                        writer.write(batch)
+                        counts[batch.table] += len(batch)
+                        if batch.table == "customers":
+                            on_customers(len(batch))
+                    writer.finish()
+                    connection.execute(SeedRun.__table__.insert().values(
+                        seed=seed, customers=customers, scenario=scenario.to_dict(),
+                        generator_version=GENERATOR_VERSION, seeder_version=__version__,
+                        row_counts=dict(counts), started_at=started_at,
+                        finished_at=dt.datetime.now(dt.UTC),
+                    ))
+    except KeyboardInterrupt:
+        raise CommandError("interrupted; the transaction was rolled back and the database "
+                           "is unchanged") from None
+    except DBAPIError as error:
+        raise CommandError(f"{_describe_database_error(url, error)}; nothing was written"
+                           ) from None
+    finally:
+        engine.dispose()
+    return Summary(seed, dict(counts), time.perf_counter() - clock)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so that both roll the transaction back and say so."""
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) -> None:
+    """Take the populate lock, check the schema, and make sure the tables are empty."""
+    if connection.dialect.name == "postgresql":
+        locked = connection.scalar(select(func.pg_try_advisory_xact_lock(_POPULATE_LOCK_KEY)))
+        if not locked:
+            raise CommandError(f"another seeder populate is writing to {display_url(url)}; "
+                               "try again when it is done")
+    # (SQLite: BEGIN IMMEDIATE has already taken the database's write lock.)
+    require_current_schema(connection, url)
+    holds_data = any(connection.scalar(select(func.count()).select_from(select(table).limit(1)
+                                                                         .subquery()))
+                     for table in (Customer.__table__, Service.__table__))
+    if holds_data and not replace:
+        raise CommandError(f"{display_url(url)} already holds a dataset; "
+                           "rerun with --replace to replace it")
+    writer.clear([*DATA_TABLES, SeedRun.__table__])
+
+
+def dry_run(customers: int, seed: int, scenario_path: Path | None) -> tuple[Summary, int]:
+    """Generate the dataset without writing it: rows per table and their size as CSV."""
+    scenario = load_scenario(scenario_path)
+    clock = time.perf_counter()
+    counts: collections.Counter[str] = collections.Counter()
+    size = 0
+    for batch in generate(scenario, seed, customers):
+        counts[batch.table] += len(batch)
+        size += len(csv_lines(batch))
+    return Summary(seed, dict(counts), time.perf_counter() - clock), size
+
+
+def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
+           on_customers: Callable[[int], None] = lambda n: None) -> Summary:
+    """Write the dataset as one CSV file per table, named after the table, into `out`."""
+    scenario = load_scenario(scenario_path)
+    clock = time.perf_counter()
+    counts: collections.Counter[str] = collections.Counter()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as files:
+            opened = {}
+            for table in DATA_TABLES:
+                file = files.enter_context(open(out / f"{table.name}.csv", "wb"))
+                file.write(",".join(column.name for column in table.columns).encode() + b"\n")
+                opened[table.name] = file
+            for batch in generate(scenario, seed, customers):
+                opened[batch.table].write(csv_lines(batch))
+                counts[batch.table] += len(batch)
+                if batch.table == "customers":
+                    on_customers(len(batch))
+    except OSError as error:
+        raise CommandError(f"cannot write to {out}: {error.strerror}") from None
+    return Summary(seed, dict(counts), time.perf_counter() - clock)

@@ -15,7 +15,11 @@ DATABASE_URL_ENV = "SEEDER_DATABASE_URL"
 # Fail fast when a PostgreSQL host does not answer, rather than hanging on TCP retries.
 CONNECT_TIMEOUT_SECONDS = 5
 
-_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+}
 
 
 def resolve_database_url(option: str | None) -> URL:
@@ -41,12 +45,12 @@ def resolve_database_url(option: str | None) -> URL:
 
 
 def display_url(url: URL) -> str:
-    """The URL as it may be shown to a user: never with its password."""
-    return url.render_as_string(hide_password=True)
+    """The URL as users write it (no driver name), and never with its password."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 def create_seeder_engine(url: URL) -> Engine:
-    """An engine with transactional DDL and enforced foreign keys on SQLite, fail-fast on PostgreSQL."""
+    """An engine with transactional DDL and foreign keys on SQLite, fail-fast on PostgreSQL."""
     if url.get_backend_name() != "sqlite":
         return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     engine = create_engine(url)
@@ -58,8 +62,10 @@ def create_seeder_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
+    # A writer asks for BEGIN IMMEDIATE (execution option sqlite_begin) to take the write
+    # lock up front, so a second writer is turned away before it does any work.
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine

@@ -1,0 +1,72 @@
+"""SQLite: prepared executemany into tables without secondary indexes, then the indexes.
+
+Foreign keys are switched off for the load (SQLite can only do that outside a transaction)
+and checked as a whole with PRAGMA foreign_key_check before the transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.schema import CreateIndex, DropIndex
+
+from seeder.errors import CommandError
+from seeder.formats import python_rows
+from seeder.generator import Batch
+from seeder.models import DATA_TABLES
+
+# Load-time settings and the values they are restored to afterwards. A larger page cache
+# keeps the index builds in memory; temp_store=MEMORY keeps their sorts off disk.
+_LOAD_PRAGMAS = {"cache_size": ("-65536", "-2000"), "temp_store": ("MEMORY", "DEFAULT")}
+
+
+class SQLiteWriter:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._indexes = [index for table in DATA_TABLES for index in table.indexes]
+        self._inserts: dict[str, str] = {}
+
+    @contextlib.contextmanager
+    def load_settings(self) -> Iterator[None]:
+        dbapi_connection = self._connection.connection.driver_connection
+        _set_pragmas(dbapi_connection, loading=True)
+        try:
+            yield
+        finally:
+            _set_pragmas(dbapi_connection, loading=False)
+
+    def clear(self, tables: list[Table]) -> None:
+        for table in reversed(tables):
+            self._connection.execute(table.delete())
+
+    def start(self) -> None:
+        for index in self._indexes:
+            self._connection.execute(DropIndex(index))
+
+    def write(self, batch: Batch) -> None:
+        statement = self._inserts.get(batch.table)
+        if statement is None:
+            quote = self._connection.dialect.identifier_preparer.quote
+            statement = "INSERT INTO {} ({}) VALUES ({})".format(
+                quote(batch.table),
+                ", ".join(map(quote, batch.columns)),
+                ", ".join("?" * len(batch.columns)),
+            )
+            self._inserts[batch.table] = statement
+        self._connection.connection.driver_connection.executemany(statement, python_rows(batch))
+
+    def finish(self) -> None:
+        for index in self._indexes:
+            self._connection.execute(CreateIndex(index))
+        broken = self._connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise CommandError(f"generated data breaks a foreign key of table {broken[0]}")
+
+
+def _set_pragmas(dbapi_connection, loading: bool) -> None:
+    # foreign_keys can only change outside a transaction.
+    dbapi_connection.execute(f"PRAGMA foreign_keys={'OFF' if loading else 'ON'}")
+    for name, (load_value, normal_value) in _LOAD_PRAGMAS.items():
+        dbapi_connection.execute(f"PRAGMA {name}={load_value if loading else normal_value}")
