@@ -65,7 +65,7 @@ def _describe_database_error(url: URL, error: DBAPIError) -> str:
 
 def init_db(url: URL, echo: Callable[[str], None]) -> None:
     """Create the schema, or upgrade it to the newest revision."""
-    head = schema.head_revision()
+    head = schema.HEAD_REVISION
     with _transaction(url, must_exist=False) as connection:
         current = schema.current_revision(connection)
         if current == head:
@@ -82,12 +82,12 @@ def reset_db(url: URL, echo: Callable[[str], None]) -> None:
             raise CommandError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
         schema.downgrade(connection)
         schema.upgrade(connection)
-    echo(f"{display_url(url)} reset to an empty schema at revision {schema.head_revision()}")
+    echo(f"{display_url(url)} reset to an empty schema at revision {schema.HEAD_REVISION}")
 
 
 def require_current_schema(connection: Connection, url: URL) -> None:
     """Stop unless the database is at the newest revision."""
-    current, head = schema.current_revision(connection), schema.head_revision()
+    current, head = schema.current_revision(connection), schema.HEAD_REVISION
     if current != head:
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
         raise CommandError(f"{display_url(url)} {state}; run `seeder init-db`")

@@ -28,7 +28,7 @@ def csv_lines(batch: Batch) -> bytes:
     for column in batch.columns.values():
         parts += [_text(column), b","]
     parts[-1] = b"\n"
-    return b"".join(bytestrings.concat(parts).tolist())
+    return bytestrings.join(parts)
 
 
 def python_rows(batch: Batch) -> list[tuple]:

@@ -1,14 +1,21 @@
-"""The Alembic migration chain, run against a connection seeder already holds."""
+"""The Alembic migration chain, run against a connection seeder already holds.
+
+Alembic is imported only by the functions that migrate: importing it costs more than a
+small populate, which only needs to compare revisions.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision in migrations/versions; tests/test_schema.py checks it against Alembic.
+HEAD_REVISION = "0001"
 
 
 def migrations_dir() -> Path:
@@ -19,6 +26,8 @@ def migrations_dir() -> Path:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config for seeder's migrations; env.py runs them on `connection` when given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
@@ -26,21 +35,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest revision of the migration chain."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, or None when seeder's schema is not there."""
-    return MigrationContext.configure(connection).get_current_revision()
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Migrate the database up to `revision`."""
+    from alembic import command
+
     command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(connection: Connection, revision: str = "base") -> None:
     """Migrate the database down to `revision`; base removes everything seeder created."""
+    from alembic import command
+
     command.downgrade(alembic_config(connection), revision)
