@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -166,6 +167,33 @@ def export(customers: int, seed: int | None, scenario: Path | None, out: Path) -
     with _progress(customers) as bar:
         summary = commands.export(out, customers, seed, scenario, on_customers=bar.update)
     _print_summary(summary, f"Wrote {out}/:")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def info(ctx: click.Context, as_json: bool) -> None:
+    """Print what the database holds: rows per table, the last populate, headline figures.
+
+    \b
+      seeder info
+      seeder info --json | jq .row_counts
+    """
+    facts = commands.info(_url(ctx))
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    click.echo(f"{facts['database']} (schema revision {facts['revision']})")
+    for table, rows in facts["row_counts"].items():
+        click.echo(f"  {table:<15} {rows:>12,} rows")
+    run = facts["last_populate"]
+    if run:
+        click.echo(f"last populate: {run['customers']:,} customers, seed {run['seed']}, "
+                   f"generator version {run['generator_version']}, at {run['finished_at']}")
+    if facts["first_transaction"]:
+        click.echo(f"transactions from {facts['first_transaction']} to "
+                   f"{facts['last_transaction']}; revenue {facts['revenue']:,}; "
+                   f"{facts['referrals']:,} referrals; {facts['free_services']:,} free services")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import URL
@@ -24,7 +25,7 @@ from seeder.config import create_seeder_engine, display_url
 from seeder.errors import CommandError
 from seeder.formats import csv_lines
 from seeder.generator import GENERATOR_VERSION, MAX_SEED, generate, rebatch
-from seeder.models import DATA_TABLES, Customer, SeedRun, Service
+from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
 from seeder.scenario import load_scenario
 from seeder.writers import Writer, writer_for
 
@@ -221,3 +222,35 @@ def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
     except OSError as error:
         raise CommandError(f"cannot write to {out}: {error.strerror}") from None
     return Summary(seed, dict(counts), time.perf_counter() - clock)
+
+
+def info(url: URL) -> dict[str, Any]:
+    """What the database holds: schema revision, rows per table, the last populate, headlines."""
+    with _transaction(url) as connection:
+        require_current_schema(connection, url)
+        tables = [*DATA_TABLES, SeedRun.__table__]
+        counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
+        last_run = connection.execute(
+            select(SeedRun.seed, SeedRun.customers, SeedRun.generator_version,
+                   SeedRun.finished_at).order_by(SeedRun.id.desc()).limit(1)
+        ).first()
+        first_visit, last_visit, revenue, free = connection.execute(select(
+            func.min(Transaction.transaction_date), func.max(Transaction.transaction_date),
+            func.coalesce(func.sum(Transaction.price), 0),
+            func.count().filter(Transaction.price == 0),
+        )).one()
+    return {
+        "database": display_url(url),
+        "revision": schema.HEAD_REVISION,
+        "row_counts": counts,
+        "last_populate": None if last_run is None else {
+            "seed": last_run.seed, "customers": last_run.customers,
+            "generator_version": last_run.generator_version,
+            "finished_at": str(last_run.finished_at),
+        },
+        "first_transaction": None if first_visit is None else str(first_visit),
+        "last_transaction": None if last_visit is None else str(last_visit),
+        "revenue": int(revenue),
+        "free_services": free,
+        "referrals": counts["referral_links"],
+    }
