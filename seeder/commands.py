@@ -13,8 +13,9 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import URL
@@ -30,6 +31,8 @@ from seeder.scenario import load_scenario
 from seeder.writers import Writer, writer_for
 
 DEFAULT_BATCH_SIZE = 10_000
+T = TypeVar("T")
+_END = object()
 # Any fixed number: the key of the PostgreSQL advisory lock that one populate holds at a time.
 _POPULATE_LOCK_KEY = 0x5EED_E4
 
@@ -133,8 +136,10 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
                 with connection.begin():
                     _prepare(connection, url, writer, replace)
                     writer.start()
-                    for batch in rebatch(generate(scenario, seed, customers), batch_size):
-                        writer.write(batch)
+                    batches = rebatch(generate(scenario, seed, customers), batch_size)
+                    encoded = ((batch, writer.encode(batch)) for batch in batches)
+                    for batch, payload in _one_ahead(encoded):
+                        writer.write(batch, payload)
                         counts[batch.table] += len(batch)
                         if batch.table == "customers":
                             on_customers(len(batch))
@@ -154,6 +159,19 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
     finally:
         engine.dispose()
     return Summary(seed, dict(counts), time.perf_counter() - clock)
+
+
+def _one_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items, each produced in a worker thread while the caller uses the one before.
+
+    Generating and encoding the next batch (NumPy, mostly outside the GIL) then overlaps with
+    the database taking this one. Errors in the worker surface here, in order.
+    """
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        upcoming = worker.submit(next, items, _END)
+        while (item := upcoming.result()) is not _END:
+            upcoming = worker.submit(next, items, _END)
+            yield item
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ returns, so the schema ends exactly as migrated. Writers never decide what data 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table
 
@@ -25,8 +25,11 @@ class Writer(Protocol):
     def start(self) -> None:
         """Prepare the (empty) tables for a bulk load."""
 
-    def write(self, batch: Batch) -> None:
-        """Append the batch's rows to its table."""
+    def encode(self, batch: Batch) -> Any:
+        """The batch in the form write() sends; pure, so it can run in another thread."""
+
+    def write(self, batch: Batch, encoded: Any) -> None:
+        """Append the batch's rows, as encode() returned them, to its table."""
 
     def finish(self) -> None:
         """Rebuild what start() set aside and check the data's integrity."""

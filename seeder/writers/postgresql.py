@@ -45,13 +45,16 @@ class PostgresWriter:
         for constraint in self._primary_keys:
             execute(DropConstraint(constraint))
 
-    def write(self, batch: Batch) -> None:
+    def encode(self, batch: Batch) -> bytes:
+        return csv_lines(batch)
+
+    def write(self, batch: Batch, encoded: bytes) -> None:
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             sql.Identifier(batch.table), sql.SQL(", ").join(map(sql.Identifier, batch.columns))
         )
         cursor = self._connection.connection.driver_connection.cursor()
         with cursor.copy(statement) as copy:
-            copy.write(csv_lines(batch))
+            copy.write(encoded)
 
     def finish(self) -> None:
         execute = self._connection.execute

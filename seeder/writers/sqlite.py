@@ -45,7 +45,10 @@ class SQLiteWriter:
         for index in self._indexes:
             self._connection.execute(DropIndex(index))
 
-    def write(self, batch: Batch) -> None:
+    def encode(self, batch: Batch) -> list[tuple]:
+        return python_rows(batch)
+
+    def write(self, batch: Batch, encoded: list[tuple]) -> None:
         statement = self._inserts.get(batch.table)
         if statement is None:
             quote = self._connection.dialect.identifier_preparer.quote
@@ -55,7 +58,7 @@ class SQLiteWriter:
                 ", ".join("?" * len(batch.columns)),
             )
             self._inserts[batch.table] = statement
-        self._connection.connection.driver_connection.executemany(statement, python_rows(batch))
+        self._connection.connection.driver_connection.executemany(statement, encoded)
 
     def finish(self) -> None:
         for index in self._indexes:
