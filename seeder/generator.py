@@ -440,8 +440,9 @@ def generate(scenario: Scenario, seed: int, customers: int) -> Iterator[Batch]:
     revisit = np.cumsum(rates[::-1])[::-1]
 
     blocks = range((customers + BLOCK_CUSTOMERS - 1) // BLOCK_CUSTOMERS)
-    registered = np.empty(customers, dtype=np.int64)
-    first_window_day = np.empty(customers, dtype=np.int64)
+    # Per-customer bookkeeping: 8 bytes a customer, the only memory that grows with size.
+    registered = np.empty(customers, dtype=np.int32)
+    first_window_day = np.empty(customers, dtype=np.int32)
     first_transaction_ids = []
     next_transaction_id = 1
     for block in blocks:
