@@ -212,7 +212,7 @@ def dry_run(customers: int, seed: int, scenario_path: Path | None) -> tuple[Summ
     clock = time.perf_counter()
     counts: collections.Counter[str] = collections.Counter()
     size = 0
-    for batch in generate(scenario, seed, customers):
+    for batch in rebatch(generate(scenario, seed, customers), DEFAULT_BATCH_SIZE):
         counts[batch.table] += len(batch)
         size += len(csv_lines(batch))
     return Summary(seed, dict(counts), time.perf_counter() - clock), size
@@ -232,7 +232,7 @@ def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
                 file = files.enter_context(open(out / f"{table.name}.csv", "wb"))
                 file.write(",".join(column.name for column in table.columns).encode() + b"\n")
                 opened[table.name] = file
-            for batch in generate(scenario, seed, customers):
+            for batch in rebatch(generate(scenario, seed, customers), DEFAULT_BATCH_SIZE):
                 opened[batch.table].write(csv_lines(batch))
                 counts[batch.table] += len(batch)
                 if batch.table == "customers":

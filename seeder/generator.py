@@ -158,8 +158,9 @@ class _Catalog:
         self.first_slugs = bytestrings.encode([_ascii_slug(n) or "customer" for n in first])
         self.last_slugs = bytestrings.encode([_ascii_slug(n) or "customer" for n in last])
         self.domains = bytestrings.encode(_provider(fake, "internet").safe_domain_names)
-        formats = [f for f in _provider(fake, "phone_number").formats
+        formats = [f for f in getattr(_provider(fake, "phone_number"), "formats", ())
                    if not any(mark in f for mark in ("{", "!", "@", "^"))]
+        # Some locales (en_PH) build numbers in code, not from formats; they get a plain one.
         self.phone_formats = [f.encode() for f in formats or ["###-###-####"]]
 
 
@@ -234,7 +235,8 @@ def _pair_referrals(catalog: _Catalog, seed: int, registered: np.ndarray,
     A referred customer registered inside the window, on or after the day of its referrer's
     first visit there, and recommended no one. Days are walked from the last to the first, so
     each referrer draws from every candidate still free that registered on or after its visit;
-    a referrer left without one (only possible in tiny datasets) recommends no one.
+    a referrer left without one recommends no one. That happens only when the window's new
+    customers run out: in tiny datasets, or with a share far above the default.
     """
     rng = _rng(seed, _Stream.REFERRAL)
     active = np.flatnonzero(first_window_day >= 0)

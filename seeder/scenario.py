@@ -99,10 +99,14 @@ def load_scenario(path: Path | None) -> Scenario:
     if path is None:
         return Scenario()
     try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
+        raw = Path(path).read_bytes()
     except OSError as error:
         raise CommandError(f"cannot read scenario file {path}: {error.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise CommandError(f"{path}: not valid TOML: not UTF-8 text (at line {line})") from None
     except tomllib.TOMLDecodeError as error:
         raise CommandError(f"{path}: not valid TOML: {error}") from None
     try:
@@ -218,6 +222,10 @@ def _services(services: Any) -> dict[str, dict[str, tuple[int, int]]]:
 
 
 def _check_consistency(scenario: Scenario) -> None:
+    from faker.config import AVAILABLE_LOCALES  # only needed when a file sets the locale
+
+    if scenario.locale not in AVAILABLE_LOCALES:
+        raise _Invalid("locale", f"{scenario.locale!r} is not a Faker locale (e.g. en_US, de_DE)")
     if scenario.start >= scenario.end:
         raise _Invalid("start", f"must be before end ({scenario.end})")
     if scenario.first_model_year > scenario.last_model_year:

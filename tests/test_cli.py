@@ -1,0 +1,346 @@
+"""The `seeder` command line: entry points, URLs, confirmations, and one-line errors.
+
+Database tests run on SQLite and on PostgreSQL (see conftest.py). No test sends traffic off
+this machine: unreachable servers are simulated on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner, Result
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import make_url
+
+from seeder import __version__, schema
+from seeder.cli import cli
+from seeder.config import create_seeder_engine, resolve_database_url
+from seeder.models import DATA_TABLES, Base, SeedRun
+
+ALL_TABLES = [*DATA_TABLES, SeedRun.__table__]
+PASSWORD = "s3cretpw"
+REFUSED = "127.0.0.1:1"  # nothing listens on port 1: connection refused at once
+
+
+@pytest.fixture(autouse=True)
+def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEEDER_DATABASE_URL", raising=False)
+
+
+def _run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, prog_name="seeder")
+
+
+def _invoke(url: str, *args: str, input: str | None = None) -> Result:
+    return _run("--database-url", url, *args, input=input)
+
+
+def _ok(result: Result) -> Result:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _one_line_error(result: Result) -> str:
+    """The single `seeder: error:` line of a failed command, after checking how it failed."""
+    assert result.exit_code != 0, result.output
+    # A CommandError ends in SystemExit; anything else escaped the CLI (a traceback for users).
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]
+    assert len(errors) == 1, result.stderr
+    # Nothing else but the chosen seed (printed before a populate starts) may accompany it.
+    others = [line for line in result.stderr.splitlines()
+              if line.strip() and not line.startswith(("seeder: error:", "seed "))]
+    assert others == [], result.stderr
+    return errors[0]
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = create_seeder_engine(resolve_database_url(url))
+    try:
+        with engine.connect() as conn:
+            return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in ALL_TABLES}
+    finally:
+        engine.dispose()
+
+
+def _assert_empty_schema_at_head(url: str) -> None:
+    assert set(_counts(url).values()) == {0}
+    engine = create_seeder_engine(resolve_database_url(url))
+    try:
+        with engine.begin() as conn:
+            assert schema.current_revision(conn) == schema.HEAD_REVISION
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            command.check(schema.alembic_config(conn))
+            assert set(inspect(conn).get_view_names()) == {"customer_list", "transaction_list"}
+    finally:
+        engine.dispose()
+
+
+def _with_password(url: str) -> str:
+    return make_url(url).set(password=PASSWORD).render_as_string(hide_password=False)
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def test_python_m_seeder_version(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "seeder", "--version"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert __version__ in result.stdout
+    assert "seeder" in result.stdout
+
+
+def test_help_lists_the_commands() -> None:
+    result = _ok(_run("--help"))
+    for name in ("init-db", "populate", "export", "reset-db", "info"):
+        assert name in result.output
+    assert "--database-url" in result.output
+
+
+# --- init-db and reset-db ---------------------------------------------------------------------
+
+
+def test_init_db_is_idempotent(database_url: str) -> None:
+    first = _ok(_invoke(database_url, "init-db"))
+    assert "nothing to do" not in first.output
+    second = _ok(_invoke(database_url, "init-db"))
+    assert "nothing to do" in second.output
+    _assert_empty_schema_at_head(database_url)
+
+
+def test_reset_db_asks_for_confirmation(database_url: str) -> None:
+    _ok(_invoke(database_url, "init-db"))
+    _ok(_invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
+    before = _counts(database_url)
+    assert before["customers"] == 300
+
+    declined = _invoke(database_url, "reset-db", input="n\n")
+    assert declined.exit_code != 0
+    assert "Aborted" in declined.output
+    assert "Traceback" not in declined.output
+    assert _counts(database_url) == before
+
+    _ok(_invoke(database_url, "reset-db", "--yes"))
+    _assert_empty_schema_at_head(database_url)
+    # The dataset is gone, so populate works again without --replace.
+    _ok(_invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
+    assert _counts(database_url) == before
+
+
+def test_reset_db_confirmed_interactively(database_url: str) -> None:
+    _ok(_invoke(database_url, "init-db"))
+    _ok(_invoke(database_url, "populate", "--customers", "100", "--seed", "1"))
+    result = _ok(_invoke(database_url, "reset-db", input="y\n"))
+    assert "Delete every seeder table" in result.output
+    _assert_empty_schema_at_head(database_url)
+
+
+# --- where the URL comes from -----------------------------------------------------------------
+
+
+def test_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEEDER_DATABASE_URL", f"sqlite:///{tmp_path}/from_env.db")
+    _ok(_run("init-db"))
+    assert (tmp_path / "from_env.db").exists()
+    assert not (tmp_path / "seeder.db").exists()
+    # --database-url wins over the environment.
+    _ok(_run("--database-url", f"sqlite:///{tmp_path}/from_option.db", "init-db"))
+    assert (tmp_path / "from_option.db").exists()
+
+
+def test_default_url_is_seeder_db_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _ok(_run("init-db"))
+    assert "seeder.db" in result.output
+    assert (tmp_path / "seeder.db").is_file()
+    _ok(_run("populate", "--customers", "50", "--seed", "1"))
+    assert _counts(f"sqlite:///{tmp_path}/seeder.db")["customers"] == 50
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_postgresql_url_as_users_write_it(
+    postgres_database_url: str, scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert postgres_database_url.startswith("postgresql://")
+    url = postgres_database_url.replace("postgresql://", f"{scheme}://", 1)
+    _ok(_invoke(url, "init-db"))
+    _ok(_invoke(url, "populate", "--customers", "100", "--seed", "1"))
+    monkeypatch.setenv("SEEDER_DATABASE_URL", url)
+    _ok(_run("populate", "--customers", "120", "--seed", "1", "--replace"))
+    assert _counts(postgres_database_url)["customers"] == 120
+
+
+# --- bad input: one line, non-zero exit, no traceback, nothing written ------------------------
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--customers", "0"),
+    ("--customers", "-5"),
+    ("--customers", "abc"),
+    ("--batch-size", "0"),
+    ("--seed", "-1"),
+])
+def test_bad_populate_options(option: str, value: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/test.db"
+    _ok(_invoke(url, "init-db"))
+    args = {"--customers": "10", "--seed": "1", option: value}
+    result = _invoke(url, "populate", *[part for pair in args.items() for part in pair])
+    error = _one_line_error(result)
+    assert option in error
+    assert set(_counts(url).values()) == {0}
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://root@127.0.0.1/shop",
+    "postgresql+asyncpg://postgres@127.0.0.1/shop",
+    "not a url",
+])
+@pytest.mark.parametrize("args", [["init-db"], ["populate", "--customers", "5", "--seed", "1"]])
+def test_unsupported_url(url: str, args: list[str]) -> None:
+    _one_line_error(_invoke(url, *args))
+
+
+COMMANDS = [
+    ["init-db"],
+    ["populate", "--customers", "5", "--seed", "1"],
+    ["populate", "--customers", "5"],  # the seed line comes first; still one error line
+    ["reset-db", "--yes"],
+    ["info"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args))
+def test_connection_refused(args: list[str]) -> None:
+    started = time.monotonic()
+    error = _one_line_error(_invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args))
+    assert time.monotonic() - started < 10
+    assert PASSWORD not in error
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A local port that accepts TCP connections (the kernel does) but never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_server_that_never_answers_fails_within_seconds(silent_server: int) -> None:
+    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{silent_server}/x"
+    started = time.monotonic()
+    result = _invoke(url, "init-db")
+    assert time.monotonic() - started < 10
+    error = _one_line_error(result)
+    assert "timeout" in error or "timed out" in error
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.parametrize("args", COMMANDS[:2], ids=lambda args: " ".join(args))
+def test_unknown_role(args: list[str]) -> None:
+    error = _one_line_error(_invoke("postgresql://nobody_xyz@127.0.0.1/postgres", *args))
+    assert "nobody_xyz" in error
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args))
+def test_missing_postgresql_database(args: list[str]) -> None:
+    name = f"seeder_missing_{uuid.uuid4().hex[:12]}"
+    error = _one_line_error(_invoke(f"postgresql://postgres@127.0.0.1:5432/{name}", *args))
+    assert name in error
+
+
+def _read_only(path: Path) -> str:
+    # mode=ro opens the file read-only for every user; chmod would not stop root.
+    return f"sqlite:///file:{path}?mode=ro&uri=true"
+
+
+def test_read_only_sqlite_file_populate(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    _ok(_invoke(f"sqlite:///{path}", "init-db"))
+    for args in (["populate", "--customers", "20", "--seed", "1"],
+                 ["populate", "--customers", "20", "--seed", "1", "--replace"]):
+        error = _one_line_error(_invoke(_read_only(path), *args))
+        assert "does not exist" not in error  # it does; it is read-only
+        assert "readonly" in error or "read-only" in error
+    assert set(_counts(f"sqlite:///{path}").values()) == {0}
+
+
+def test_read_only_sqlite_file_init_and_reset(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    error = _one_line_error(_invoke(_read_only(empty), "init-db"))
+    assert "readonly" in error or "read-only" in error
+
+    initialised = tmp_path / "shop.db"
+    _ok(_invoke(f"sqlite:///{initialised}", "init-db"))
+    _ok(_invoke(f"sqlite:///{initialised}", "populate", "--customers", "20", "--seed", "1"))
+    error = _one_line_error(_invoke(_read_only(initialised), "reset-db", "--yes"))
+    assert "readonly" in error or "read-only" in error
+    assert _counts(f"sqlite:///{initialised}")["customers"] == 20
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    *COMMANDS,
+    ["populate", "--customers", "5", "--seed", "1", "--replace"],
+], ids=lambda args: " ".join(args))
+def test_password_not_printed_on_failure(args: list[str]) -> None:
+    result = _invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args)
+    assert result.exit_code != 0
+    assert PASSWORD not in result.output + result.stderr
+    assert "***" in result.stderr  # the URL is shown, masked
+
+
+def test_password_not_printed_on_success(postgres_database_url: str, tmp_path: Path) -> None:
+    url = _with_password(postgres_database_url)  # trust auth accepts any password
+    results = [
+        _ok(_invoke(url, "init-db")),
+        _ok(_invoke(url, "init-db")),
+        _ok(_invoke(url, "populate", "--customers", "100")),
+        _invoke(url, "populate", "--customers", "100", "--seed", "2"),  # refused: has data
+        _ok(_invoke(url, "populate", "--customers", "100", "--replace")),
+        _ok(_invoke(url, "populate", "--customers", "100", "--dry-run")),
+        _ok(_invoke(url, "info")),
+        _ok(_invoke(url, "info", "--json")),
+        _ok(_invoke(url, "reset-db", "--yes")),
+    ]
+    assert results[3].exit_code == 1
+    for result in results:
+        assert PASSWORD not in result.output + result.stderr
+
+
+def test_password_not_printed_by_subprocess(tmp_path: Path) -> None:
+    """The real entry point, with logging and warnings as a user's terminal shows them."""
+    env = {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "seeder", "--database-url",
+         f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", "populate", "--customers", "5"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("seeder: error:")
