@@ -17,10 +17,6 @@ from seeder.formats import python_rows
 from seeder.generator import Batch
 from seeder.models import DATA_TABLES
 
-# Load-time settings and the values they are restored to afterwards. A larger page cache
-# keeps the index builds in memory; temp_store=MEMORY keeps their sorts off disk.
-_LOAD_PRAGMAS = {"cache_size": ("-65536", "-2000"), "temp_store": ("MEMORY", "DEFAULT")}
-
 
 class SQLiteWriter:
     def __init__(self, connection: Connection) -> None:
@@ -30,12 +26,14 @@ class SQLiteWriter:
 
     @contextlib.contextmanager
     def load_settings(self) -> Iterator[None]:
+        # foreign_keys can only change outside a transaction. (A page cache larger than the
+        # default was measured to make the load slower and the index builds hungrier.)
         dbapi_connection = self._connection.connection.driver_connection
-        _set_pragmas(dbapi_connection, loading=True)
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             yield
         finally:
-            _set_pragmas(dbapi_connection, loading=False)
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     def clear(self, tables: list[Table]) -> None:
         for table in reversed(tables):
@@ -67,9 +65,3 @@ class SQLiteWriter:
         if broken is not None:
             raise CommandError(f"generated data breaks a foreign key of table {broken[0]}")
 
-
-def _set_pragmas(dbapi_connection, loading: bool) -> None:
-    # foreign_keys can only change outside a transaction.
-    dbapi_connection.execute(f"PRAGMA foreign_keys={'OFF' if loading else 'ON'}")
-    for name, (load_value, normal_value) in _LOAD_PRAGMAS.items():
-        dbapi_connection.execute(f"PRAGMA {name}={load_value if loading else normal_value}")
