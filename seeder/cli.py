@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from tqdm import tqdm
@@ -21,14 +22,33 @@ from seeder.generator import MAX_SEED
 
 
 class _Group(click.Group):
-    """Turns CommandError into one line on stderr and exit status 1, with no traceback."""
+    """Turns CommandError into one line on stderr and exit status 1, and a usage error (bad
+    option value, unknown command) into one line and exit status 2; never a traceback."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:  # the group's own options
+            _usage_error(error)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:  # a command's options, or an unknown command
+            _usage_error(error)
         except CommandError as error:
             click.echo(f"seeder: error: {error}", err=True)
             ctx.exit(1)
+
+
+def _usage_error(error: click.UsageError) -> NoReturn:
+    hint = f" (see {error.ctx.command_path} --help)" if error.ctx else ""
+    click.echo(f"seeder: error: {error.format_message()}{hint}", err=True)
+    sys.exit(error.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,12 +11,15 @@ import dataclasses
 import datetime as dt
 import secrets
 import signal
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
@@ -35,14 +38,30 @@ T = TypeVar("T")
 _END = object()
 # Any fixed number: the key of the PostgreSQL advisory lock that one populate holds at a time.
 _POPULATE_LOCK_KEY = 0x5EED_E4
+# The writers call the drivers directly (COPY, executemany), so their errors arrive unwrapped.
+_DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
 
 
 def _engine_for(url: URL, *, must_exist: bool) -> Engine:
     if must_exist and url.get_backend_name() == "sqlite":
-        path = url.database
-        if path and path != ":memory:" and not Path(path).exists():
+        path = _sqlite_file(url)
+        if path is not None and not path.exists():
             raise CommandError(f"{path} does not exist; run `seeder init-db` first")
     return create_seeder_engine(url)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file an SQLite URL opens, or None for an in-memory database."""
+    name = url.database
+    if url.query.get("uri") in ("true", "1") and name and name.startswith("file:"):
+        # sqlite:///file:PATH?mode=ro&uri=true: an SQLite URI filename.
+        parts = urllib.parse.urlsplit(name)
+        if "memory" in urllib.parse.parse_qs(parts.query).get("mode", []) or not parts.path:
+            return None
+        return Path(urllib.parse.unquote(parts.path))
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
 
 
 @contextlib.contextmanager
@@ -58,10 +77,11 @@ def _transaction(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _describe_database_error(url: URL, error: DBAPIError) -> str:
+def _describe_database_error(url: URL, error: Exception) -> str:
     # The driver's first line names the cause (refused, timeout, bad password, no database,
     # read-only file, disk full) and never contains the password.
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    reason = str(orig).strip().splitlines()[0] if orig else str(error)
     if "database is locked" in reason:
         reason += " (another seeder populate may be writing to it; try again when it is done)"
     return f"cannot use {display_url(url)}: {reason}"
@@ -128,8 +148,9 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
     started_at, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     counts: collections.Counter[str] = collections.Counter()
     engine = _engine_for(url, must_exist=True)
+    interrupt = _Interrupt()
     try:
-        with _interruptible(), engine.connect() as connection:
+        with engine.connect() as connection, interrupt.handled(connection):
             writer = writer_for(connection)
             with writer.load_settings():
                 connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
@@ -139,11 +160,14 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
                     batches = rebatch(generate(scenario, seed, customers), batch_size)
                     encoded = ((batch, writer.encode(batch)) for batch in batches)
                     for batch, payload in _one_ahead(encoded):
+                        interrupt.check()
                         writer.write(batch, payload)
                         counts[batch.table] += len(batch)
                         if batch.table == "customers":
                             on_customers(len(batch))
+                    interrupt.check()
                     writer.finish()
+                    interrupt.check()
                     connection.execute(SeedRun.__table__.insert().values(
                         seed=seed, customers=customers, scenario=scenario.to_dict(),
                         generator_version=GENERATOR_VERSION, seeder_version=__version__,
@@ -153,7 +177,10 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
     except KeyboardInterrupt:
         raise CommandError("interrupted; the transaction was rolled back and the database "
                            "is unchanged") from None
-    except DBAPIError as error:
+    except (DBAPIError, *_DRIVER_ERRORS) as error:
+        if interrupt.received:  # the statement the signal cancelled
+            raise CommandError("interrupted; the transaction was rolled back and the database "
+                               "is unchanged") from None
         raise CommandError(f"{_describe_database_error(url, error)}; nothing was written"
                            ) from None
     finally:
@@ -174,18 +201,37 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-@contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so that both roll the transaction back and say so."""
+class _Interrupt:
+    """Ctrl-C and SIGTERM cancel the running statement and stop populate at the next batch.
 
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
+    The handler does not raise: an exception raised at an arbitrary point can land inside the
+    driver mid-protocol (starting a COPY), after which not even ROLLBACK can be sent.
+    """
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.received = False
+
+    @contextlib.contextmanager
+    def handled(self, connection: Connection) -> Iterator[None]:
+        driver = connection.connection.driver_connection
+        cancel = driver.interrupt if connection.dialect.name == "sqlite" else driver.cancel
+
+        def handler(_signum, _frame) -> None:
+            self.received = True
+            with contextlib.suppress(Exception):
+                cancel()  # the statement fails with "canceled"/"interrupted"; we roll back
+
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, handler) for number in signals}
+        try:
+            yield
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old)
+
+    def check(self) -> None:
+        if self.received:
+            raise KeyboardInterrupt
 
 
 def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) -> None:

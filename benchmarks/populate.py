@@ -1,0 +1,439 @@
+"""Benchmark `seeder populate` against the best plain loader of the same rows (SPEC section 7).
+
+    python benchmarks/populate.py [--sizes 100000,1000000] [--seed 42]
+                                  [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+For each size the dataset is exported once to CSV (`seeder export`), then loaded by:
+
+PostgreSQL (a fresh database `seeder_bench_*` per measurement, `seeder init-db`-ed):
+  a. `seeder populate`                     (wall of the whole process, peak RSS via wait4)
+  b. psql \\copy into the full schema       (one psql process, -1, ON_ERROR_STOP)
+  c. psql, pg_restore way                  (same, but drop FKs, indexes and PKs first and
+                                            add them back after the \\copy-s; the DDL is
+                                            compiled from seeder.models with SQLAlchemy, and
+                                            maintenance_work_mem is set as seeder's writer does)
+SQLite (a fresh `seeder init-db`-ed file per measurement):
+  a. `seeder populate`
+  b. sqlite3 shell .import into the indexed tables, in one BEGIN ... COMMIT
+  c. the same, with the secondary indexes dropped before and created after the imports
+  (b and c use the load PRAGMAs seeder's writer uses: cache_size=-65536, temp_store=MEMORY)
+
+Peak RSS is the child's own ru_maxrss from os.wait4(); Linux carries it across exec, so it is
+never below this (stdlib-only) process's RSS, printed as the floor.
+Row counts (for rows/s) are the data rows of the 5 CSV files; every load is checked to hold
+exactly those counts afterwards. A CHECKPOINT (PostgreSQL) and a sync precede each timed run.
+MiB = 2**20 bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DB_PREFIX = "seeder_bench_"
+# The order the plain loaders load the tables in: foreign-key order.
+LOAD_ORDER = ["services", "customers", "cars", "transactions", "referral_links"]
+# What seeder's writers set for a load (seeder/writers/postgresql.py, seeder/writers/sqlite.py).
+PG_MAINTENANCE_WORK_MEM = "512MB"
+SQLITE_LOAD_PRAGMAS = "PRAGMA cache_size=-65536;\nPRAGMA temp_store=MEMORY;\n"
+SMALL_RUN_CUSTOMERS = 5000
+SMALL_RUN_REPEATS = 3
+
+
+def seeder_command() -> list[str]:
+    """The `seeder` console script of this interpreter's environment, else `python -m seeder`."""
+    script = Path(sys.executable).with_name("seeder")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("seeder")
+    return [found] if found else [sys.executable, "-m", "seeder"]
+
+
+SEEDER = seeder_command()
+
+
+def measure(command: list[str], stdin_path: Path | None = None) -> dict:
+    """Run one child; its wall time, user+sys CPU and peak RSS (MiB) from os.wait4."""
+    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+          open(stdin_path or os.devnull, "rb") as stdin):
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0 or "Error" in stderr:
+        raise RuntimeError(f"command failed ({process.returncode}): {' '.join(command)}\n"
+                           f"{stdout}\n{stderr}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss": usage.ru_maxrss / 1024, "stdout": stdout}
+
+
+def run(command: list[str], stdin: str | None = None) -> str:
+    """Run an untimed helper command; its stdout."""
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"command failed ({result.returncode}): {' '.join(command)}\n"
+                           f"{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def csv_row_counts(directory: Path) -> dict[str, int]:
+    """Data rows (header excluded) of each exported table."""
+    counts = {}
+    for name in LOAD_ORDER:
+        with open(directory / f"{name}.csv", newline="") as file:
+            counts[name] = sum(1 for _ in csv.reader(file)) - 1
+    return counts
+
+
+# Compiled in a child process so that this process stays small: Linux carries a process's
+# peak RSS across exec, so every measured child's ru_maxrss is at least this process's RSS.
+DDL_FROM_MODELS = """
+import json
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from seeder.models import DATA_TABLES
+
+def sql(element, dialect):
+    return str(element.compile(dialect=dialect)).strip() + ";"
+
+pg, lite = postgresql.dialect(), sqlite.dialect()
+# The set seeder's PostgreSQL writer sets aside, in its order.
+foreign_keys = [fk for table in DATA_TABLES for fk in table.foreign_key_constraints]
+indexes = [index for table in DATA_TABLES for index in table.indexes]
+primary_keys = [table.primary_key for table in DATA_TABLES]
+print(json.dumps({
+    "columns": {table.name: [column.name for column in table.columns] for table in DATA_TABLES},
+    "pg_before": [sql(DropConstraint(fk), pg) for fk in foreign_keys]
+                 + [sql(DropIndex(index), pg) for index in indexes]
+                 + [sql(DropConstraint(pk), pg) for pk in primary_keys],
+    "pg_after": [sql(AddConstraint(pk), pg) for pk in primary_keys]
+                + [sql(CreateIndex(index), pg) for index in indexes]
+                + [sql(AddConstraint(fk), pg) for fk in foreign_keys],
+    "sqlite_drop": [sql(DropIndex(index), lite) for index in indexes],
+    "sqlite_create": [sql(CreateIndex(index), lite) for index in indexes],
+}))
+"""
+DDL: dict = {}
+
+
+def load_ddl() -> None:
+    DDL.update(json.loads(run([sys.executable, "-c", DDL_FROM_MODELS])))
+
+
+def columns_of(name: str) -> list[str]:
+    return DDL["columns"][name]
+
+
+def quiet_flush(admin_url: str) -> None:
+    """Untimed: write out what earlier runs left dirty, so it is not billed to the next run."""
+    os.sync()
+    run(["psql", "-X", "-q", "-d", admin_url, "-c", "CHECKPOINT"])
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+class PostgresDatabases:
+    """Fresh databases named seeder_bench_*, all dropped at the end even on error."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.created: list[str] = []
+        self.serial = 0
+
+    def fresh(self, label: str) -> str:
+        """A new, `seeder init-db`-ed database; its URL."""
+        self.serial += 1
+        name = f"{DB_PREFIX}{os.getpid()}_{self.serial}_{label}"
+        self.drop(name)
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.admin_url,
+             "-c", f'CREATE DATABASE "{name}"'])
+        self.created.append(name)
+        url = self.admin_url.rsplit("/", 1)[0] + "/" + name
+        run([*SEEDER, "--database-url", url, "init-db"])
+        return url
+
+    def drop(self, name: str) -> None:
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.admin_url,
+             "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
+
+    def drop_url(self, url: str) -> None:
+        self.drop(url.rsplit("/", 1)[1])
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            try:
+                self.drop(name)
+            except RuntimeError as error:
+                print(f"warning: could not drop {name}: {error}", file=sys.stderr)
+
+
+def pg_copy_lines(directory: Path) -> list[str]:
+    return [f"\\copy {name} ({', '.join(columns_of(name))}) from "
+            f"'{directory / (name + '.csv')}' csv header" for name in LOAD_ORDER]
+
+
+def pg_counts(url: str) -> dict[str, int]:
+    query = " union all ".join(f"select '{name}', count(*) from {name}" for name in LOAD_ORDER)
+    out = run(["psql", "-X", "-At", "-F", ",", "-d", url, "-c", query])
+    return {name: int(count) for name, count in (line.split(",") for line in out.split())}
+
+
+def pg_psql(url: str, script: Path) -> dict:
+    return measure(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                    "-d", url, "-f", str(script)])
+
+
+def bench_postgres(databases: PostgresDatabases, directory: Path, work: Path, size: int,
+                   seed: int, counts: dict[str, int]) -> dict[str, dict]:
+    results = {}
+    expected = counts
+
+    url = databases.fresh("populate")
+    quiet_flush(databases.admin_url)
+    results["a"] = measure([*SEEDER, "--database-url", url, "populate", "--customers", str(size),
+                            "--seed", str(seed)])
+    check(pg_counts(url), expected, "PostgreSQL populate")
+    databases.drop_url(url)
+
+    script = work / "pg_copy.sql"
+    script.write_text("\n".join(pg_copy_lines(directory)) + "\n")
+    url = databases.fresh("copy")
+    quiet_flush(databases.admin_url)
+    results["b"] = pg_psql(url, script)
+    check(pg_counts(url), expected, "PostgreSQL \\copy")
+    databases.drop_url(url)
+
+    before, after = DDL["pg_before"], DDL["pg_after"]
+    script = work / "pg_restore_way.sql"
+    script.write_text("\n".join([f"SET LOCAL maintenance_work_mem = '{PG_MAINTENANCE_WORK_MEM}';",
+                                 *before, *pg_copy_lines(directory), *after]) + "\n")
+    url = databases.fresh("restore_way")
+    quiet_flush(databases.admin_url)
+    results["c"] = pg_psql(url, script)
+    check(pg_counts(url), expected, "PostgreSQL pg_restore way")
+    # The schema must end as migrated: every index and constraint is back.
+    restored = run(["psql", "-X", "-At", "-d", url, "-c",
+                    "select count(*) from pg_indexes where schemaname = 'public'"])
+    results["c"]["indexes"] = int(restored)
+    databases.drop_url(url)
+    return results
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+def sqlite_fresh(work: Path, label: str) -> Path:
+    path = work / f"{label}.db"
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    run([*SEEDER, "--database-url", f"sqlite:///{path}", "init-db"])
+    return path
+
+
+def sqlite_counts(path: Path) -> dict[str, int]:
+    query = " union all ".join(f"select '{name}', count(*) from {name}" for name in LOAD_ORDER)
+    out = run(["sqlite3", "-batch", "-csv", str(path), query + ";"])
+    return {name: int(count) for name, count in (line.split(",") for line in out.split())}
+
+
+def sqlite_import_script(directory: Path, drop_indexes: bool) -> str:
+    lines = [".bail on", SQLITE_LOAD_PRAGMAS.strip(), "BEGIN;"]
+    if drop_indexes:
+        lines += DDL["sqlite_drop"]
+    lines += [f".import --csv --skip 1 {directory / (name + '.csv')} {name}"
+              for name in LOAD_ORDER]
+    if drop_indexes:
+        lines += DDL["sqlite_create"]
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
+
+
+def bench_sqlite(directory: Path, work: Path, size: int, seed: int,
+                 counts: dict[str, int]) -> dict[str, dict]:
+    results = {}
+    path = sqlite_fresh(work, "populate")
+    os.sync()
+    results["a"] = measure([*SEEDER, "--database-url", f"sqlite:///{path}", "populate",
+                            "--customers", str(size), "--seed", str(seed)])
+    check(sqlite_counts(path), counts, "SQLite populate")
+    path.unlink()
+
+    for key, drop_indexes in (("b", False), ("c", True)):
+        script = work / f"sqlite_{key}.sql"
+        script.write_text(sqlite_import_script(directory, drop_indexes))
+        path = sqlite_fresh(work, f"import_{key}")
+        os.sync()
+        results[key] = measure(["sqlite3", "-batch", str(path)], stdin_path=script)
+        check(sqlite_counts(path), counts, f"SQLite .import ({key})")
+        path.unlink()
+    return results
+
+
+def small_populate(work: Path, seed: int) -> list[float]:
+    """`seeder populate --customers 5000` on SQLite, process start to exit, each on a fresh file."""
+    walls = []
+    for _ in range(SMALL_RUN_REPEATS):
+        path = sqlite_fresh(work, "small")
+        os.sync()
+        walls.append(measure([*SEEDER, "--database-url", f"sqlite:///{path}", "populate",
+                              "--customers", str(SMALL_RUN_CUSTOMERS), "--seed",
+                              str(seed)])["wall"])
+        path.unlink()
+    return walls
+
+
+# ---------------------------------------------------------------- report
+
+
+def check(actual: dict[str, int], expected: dict[str, int], what: str) -> None:
+    if actual != expected:
+        raise RuntimeError(f"{what}: loaded {actual}, the CSV files hold {expected}")
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A plain table: first column left-aligned, the rest right-aligned."""
+    cells = [headers] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        lines.append("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
+                               for i, cell in enumerate(row)).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+LABELS = {
+    "postgresql": {"a": "a. seeder populate", "b": "b. psql \\copy, full schema",
+                   "c": "c. psql, pg_restore way"},
+    "sqlite": {"a": "a. seeder populate", "b": "b. sqlite3 .import, indexed",
+               "c": "c. sqlite3 .import, indexes after"},
+}
+
+
+def print_backend(backend: str, size: int, rows: int, results: dict[str, dict]) -> dict:
+    best_key = min(("b", "c"), key=lambda key: results[key]["wall"])
+    ratio = results["a"]["wall"] / results[best_key]["wall"]
+    body = []
+    for key in ("a", "b", "c"):
+        r = results[key]
+        body.append([LABELS[backend][key], f"{r['wall']:.2f}", f"{rows / r['wall']:,.0f}",
+                     f"{r['cpu']:.2f}", f"{r['rss']:.1f}",
+                     f"{r['wall'] / results[best_key]['wall']:.2f}"])
+    print(f"\n{backend}, {size:,} customers, {rows:,} rows")
+    print(table(["load", "wall s", "rows/s", "client CPU s", "client peak RSS MiB",
+                 f"x best ({best_key})"], body))
+    print(f"ratio = populate / min(b, c) = {results['a']['wall']:.2f} / "
+          f"{results[best_key]['wall']:.2f} = {ratio:.2f}")
+    return {"populate": results["a"]["wall"], "best": results[best_key]["wall"],
+            "best_key": best_key, "ratio": ratio, "rss": results["a"]["rss"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="comma-separated customer counts (default: 100000,1000000)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--admin-url", default=ADMIN_URL,
+                        help=f"PostgreSQL maintenance database (default: {ADMIN_URL})")
+    parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    backends = [b for b, skip in (("postgresql", args.skip_postgresql),
+                                  ("sqlite", args.skip_sqlite)) if not skip]
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, seed {args.seed}, "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    print(f"seeder: {' '.join(SEEDER)}; "
+          f"psql: {run(['psql', '--version']).strip()}; "
+          f"sqlite3: {run(['sqlite3', '--version']).split()[0]}")
+    load_ddl()
+    floor = measure(["true"])["rss"]
+    print(f"peak RSS floor (this process, carried across exec into each child): {floor:.1f} MiB")
+    if "postgresql" in backends:
+        server = run(["psql", "-X", "-At", "-d", args.admin_url, "-c", "show server_version"])
+        print(f"PostgreSQL server {server.strip()}")
+
+    summary: dict[tuple[str, int], dict] = {}
+    databases = PostgresDatabases(args.admin_url)
+    try:
+        for size in sizes:
+            with tempfile.TemporaryDirectory(prefix="seeder_bench_") as temp:
+                directory, work = Path(temp) / "csv", Path(temp)
+                exported = measure([*SEEDER, "export", "--customers", str(size), "--seed",
+                                    str(args.seed), "--out", str(directory)])
+                counts = csv_row_counts(directory)
+                rows = sum(counts.values())
+                megabytes = sum(f.stat().st_size for f in directory.glob("*.csv")) / 1e6
+                print(f"\n=== {size:,} customers: {rows:,} rows ("
+                      + ", ".join(f"{name} {count:,}" for name, count in counts.items())
+                      + ")")
+                print(f"export (not part of the comparison): {exported['wall']:.2f} s wall, "
+                      f"{exported['cpu']:.2f} s CPU, {rows / exported['wall']:,.0f} rows/s, "
+                      f"peak RSS {exported['rss']:.1f} MiB, {megabytes:.1f} MB of CSV")
+                if "postgresql" in backends:
+                    results = bench_postgres(databases, directory, work, size, args.seed,
+                                             counts)
+                    summary["postgresql", size] = print_backend("postgresql", size, rows,
+                                                                results)
+                    print(f"(pg_restore way ended with {results['c']['indexes']} indexes in "
+                          "public, PKs included)")
+                if "sqlite" in backends:
+                    results = bench_sqlite(directory, work, size, args.seed, counts)
+                    summary["sqlite", size] = print_backend("sqlite", size, rows, results)
+        small = None
+        if "sqlite" in backends:
+            with tempfile.TemporaryDirectory(prefix="seeder_bench_") as temp:
+                small = small_populate(Path(temp), args.seed)
+    finally:
+        databases.drop_all()
+
+    print("\n=== summary")
+    body = []
+    for (backend, size), s in summary.items():
+        body.append([backend, f"{size:,}", f"{s['populate']:.2f}",
+                     f"{s['best']:.2f} ({s['best_key']})", f"{s['ratio']:.2f}",
+                     f"{s['rss']:.1f}"])
+    print(table(["backend", "customers", "populate s", "best plain loader s", "ratio",
+                 "populate peak RSS MiB"], body))
+
+    print("\ngoals:")
+    largest, smallest = max(sizes), min(sizes)
+    for backend, goal in (("postgresql", 1.3), ("sqlite", 2.0)):
+        if (backend, largest) in summary:
+            ratio = summary[backend, largest]["ratio"]
+            print(f"  {backend} ratio at {largest:,} <= {goal}: {ratio:.2f} "
+                  f"{'ok' if ratio <= goal else 'MISSED'}")
+    for backend in backends:
+        peak = max(s["rss"] for (b, _), s in summary.items() if b == backend)
+        line = f"  {backend} populate peak RSS < 300 MiB: {peak:.1f} " \
+               f"{'ok' if peak < 300 else 'MISSED'}"
+        if largest != smallest:
+            growth = summary[backend, largest]["rss"] / summary[backend, smallest]["rss"]
+            line += f"; {smallest:,} -> {largest:,}: x{growth:.2f} " \
+                    f"{'flat' if growth <= 1.2 else 'NOT flat'} (flat taken as <= 1.2)"
+        print(line)
+    if small is not None:
+        best = min(small)
+        print(f"  seeder populate --customers {SMALL_RUN_CUSTOMERS:,} on SQLite, end to end, "
+              f"best of {SMALL_RUN_REPEATS}: {best:.2f} s ("
+              + ", ".join(f"{wall:.2f}" for wall in small)
+              + f") < 1 s: {'ok' if best < 1 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
