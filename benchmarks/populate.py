@@ -16,7 +16,7 @@ SQLite (a fresh `seeder init-db`-ed file per measurement):
   a. `seeder populate`
   b. sqlite3 shell .import into the indexed tables, in one BEGIN ... COMMIT
   c. the same, with the secondary indexes dropped before and created after the imports
-  (b and c use the load PRAGMAs seeder's writer uses: cache_size=-65536, temp_store=MEMORY)
+  (b, c and seeder's writer all keep SQLite's default page cache and temp store)
 
 Peak RSS is the child's own ru_maxrss from os.wait4(); Linux carries it across exec, so it is
 never below this (stdlib-only) process's RSS, printed as the floor.
@@ -44,7 +44,6 @@ DB_PREFIX = "seeder_bench_"
 LOAD_ORDER = ["services", "customers", "cars", "transactions", "referral_links"]
 # What seeder's writers set for a load (seeder/writers/postgresql.py, seeder/writers/sqlite.py).
 PG_MAINTENANCE_WORK_MEM = "512MB"
-SQLITE_LOAD_PRAGMAS = "PRAGMA cache_size=-65536;\nPRAGMA temp_store=MEMORY;\n"
 SMALL_RUN_CUSTOMERS = 5000
 SMALL_RUN_REPEATS = 3
 
@@ -251,7 +250,7 @@ def sqlite_counts(path: Path) -> dict[str, int]:
 
 
 def sqlite_import_script(directory: Path, drop_indexes: bool) -> str:
-    lines = [".bail on", SQLITE_LOAD_PRAGMAS.strip(), "BEGIN;"]
+    lines = [".bail on", "BEGIN;"]
     if drop_indexes:
         lines += DDL["sqlite_drop"]
     lines += [f".import --csv --skip 1 {directory / (name + '.csv')} {name}"

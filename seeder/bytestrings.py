@@ -12,6 +12,8 @@ import numpy as np
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _DASHES = (8, 13, 18, 23)
 _UUID_HEX_POSITIONS = [i for i in range(36) if i not in _DASHES]
+_NIBBLE = np.zeros(256, dtype=np.uint8)
+_NIBBLE[_HEX] = np.arange(16)
 
 
 def as_matrix(column: np.ndarray) -> np.ndarray:
@@ -28,6 +30,9 @@ def from_matrix(matrix: np.ndarray) -> np.ndarray:
 def _gather(parts: list[np.ndarray | bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise concatenation as one flat uint8 buffer, and each row's length.
 
+    A part is a constant byte string, an `S` column (its values without the NUL padding) or
+    an (n, width) uint8 matrix (raw bytes, all `width` of them: binary fields may hold NULs).
+
     Every (row, part) pair is a segment of the parts' bytes laid end to end; one repeat and
     one gather copy all segments into place, so the cost is a few operations per output byte.
     """
@@ -40,6 +45,11 @@ def _gather(parts: list[np.ndarray | bytes]) -> tuple[np.ndarray, np.ndarray]:
             lengths.append(np.full(n, len(part)))
             starts.append(np.full(n, base))
             base += len(part)
+        elif part.ndim == 2:
+            sources.append(part.ravel())
+            lengths.append(np.full(n, part.shape[1]))
+            starts.append(base + np.arange(n) * part.shape[1])
+            base += part.size
         else:
             sources.append(part.view(np.uint8))
             lengths.append(np.strings.str_len(part))
@@ -57,7 +67,7 @@ def _gather(parts: list[np.ndarray | bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def concat(parts: list[np.ndarray | bytes]) -> np.ndarray:
-    """Row-wise concatenation of `S` columns and constant byte strings, like str + str per row."""
+    """Row-wise concatenation of the parts into an `S` column, like str + str per row."""
     buffer, row_lengths = _gather(parts)
     matrix = np.zeros((len(row_lengths), max(int(row_lengths.max(initial=0)), 1)), np.uint8)
     # A boolean mask assigns in row-major order: exactly the order of the flat buffer.
@@ -68,6 +78,13 @@ def concat(parts: list[np.ndarray | bytes]) -> np.ndarray:
 def join(parts: list[np.ndarray | bytes]) -> bytes:
     """Row-wise concatenation of all rows into one byte string (e.g. CSV lines)."""
     return _gather(parts)[0].tobytes()
+
+
+def uuid_bytes(column: np.ndarray) -> np.ndarray:
+    """Canonical UUID text as an (n, 16) matrix of the UUIDs' raw bytes."""
+    hexdigits = as_matrix(column)[:, _UUID_HEX_POSITIONS]
+    nibbles = _NIBBLE[hexdigits]
+    return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
 
 
 def decimal(values: np.ndarray) -> np.ndarray:

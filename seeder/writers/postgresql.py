@@ -12,7 +12,7 @@ from psycopg import sql
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from seeder.formats import csv_lines
+from seeder.formats import copy_binary
 from seeder.generator import Batch
 from seeder.models import DATA_TABLES
 
@@ -23,6 +23,7 @@ _MAINTENANCE_WORK_MEM = "512MB"
 class PostgresWriter:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._tables = {table.name: table for table in DATA_TABLES}
         self._foreign_keys = [fk for table in DATA_TABLES for fk in table.foreign_key_constraints]
         self._primary_keys = [table.primary_key for table in DATA_TABLES]
         self._indexes = [index for table in DATA_TABLES for index in table.indexes]
@@ -46,10 +47,10 @@ class PostgresWriter:
             execute(DropConstraint(constraint))
 
     def encode(self, batch: Batch) -> bytes:
-        return csv_lines(batch)
+        return copy_binary(batch, self._tables[batch.table])
 
     def write(self, batch: Batch, encoded: bytes) -> None:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
             sql.Identifier(batch.table), sql.SQL(", ").join(map(sql.Identifier, batch.columns))
         )
         cursor = self._connection.connection.driver_connection.cursor()
