@@ -8,7 +8,8 @@ one sequential stream, so a block's rows depend only on (seed, scenario, block n
 could be generated in parallel and the data does not depend on any batch size. Two passes run
 over the blocks: the first (cheap) draws registrations and visit dates only, to find who is
 active in the referral window and how many transactions each block has; referrals are paired
-globally from that small per-customer bookkeeping; the second pass regenerates each block
+globally from that bookkeeping (8 bytes for each customer seen in the window, nothing for
+the others); the second pass regenerates each block
 with every detail and streams it out. Reward transactions that have to be created, and the
 referral links that point at them, come last.
 """
@@ -204,13 +205,26 @@ def _plan_block(catalog: _Catalog, revisit: np.ndarray, seed: int, block: int,
     return registered, owner[order], day[order]
 
 
-def _first_in_window(catalog: _Catalog, customers: int, owner: np.ndarray,
-                     day: np.ndarray) -> np.ndarray:
-    inside = (day >= catalog.window[0]) & (day <= catalog.window[1])
-    first_day = np.full(customers, -1)
-    owners, first = np.unique(owner[inside], return_index=True)
-    first_day[owners] = day[inside][first]
-    return first_day
+@dataclasses.dataclass
+class _WindowCustomers:
+    """The only bookkeeping kept across blocks: who is active in the referral window (and the
+    day of their first visit there), and who registered inside it (and when). Ids ascend."""
+
+    active: list[np.ndarray] = dataclasses.field(default_factory=list)
+    first_visit: list[np.ndarray] = dataclasses.field(default_factory=list)
+    new: list[np.ndarray] = dataclasses.field(default_factory=list)
+    registered: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    def add_block(self, catalog: _Catalog, first_index: int, registered: np.ndarray,
+                  owner: np.ndarray, day: np.ndarray) -> None:
+        start, end = catalog.window
+        inside = (day >= start) & (day <= end)
+        owners, first = np.unique(owner[inside], return_index=True)
+        self.active.append((first_index + owners).astype(np.int32))
+        self.first_visit.append(day[inside][first].astype(np.int32))
+        new = np.flatnonzero((registered >= start) & (registered <= end))
+        self.new.append((first_index + new).astype(np.int32))
+        self.registered.append(registered[new].astype(np.int32))
 
 
 @dataclasses.dataclass
@@ -228,8 +242,7 @@ class _Referrals:
         return self.reward_id[np.searchsorted(self.rewarded, customers)]
 
 
-def _pair_referrals(catalog: _Catalog, seed: int, registered: np.ndarray,
-                    first_window_day: np.ndarray) -> _Referrals:
+def _pair_referrals(catalog: _Catalog, seed: int, window: _WindowCustomers) -> _Referrals:
     """Pick the referrers among window-active customers and pair each with a new customer.
 
     A referred customer registered inside the window, on or after the day of its referrer's
@@ -239,19 +252,19 @@ def _pair_referrals(catalog: _Catalog, seed: int, registered: np.ndarray,
     customers run out: in tiny datasets, or with a share far above the default.
     """
     rng = _rng(seed, _Stream.REFERRAL)
-    active = np.flatnonzero(first_window_day >= 0)
-    referrers = rng.choice(active, int(len(active) * catalog.scenario.referral.share),
-                           replace=False)
-    is_referrer = np.zeros(len(registered), dtype=bool)
-    is_referrer[referrers] = True
-    start, end = catalog.window
-    candidates = np.flatnonzero((registered >= start) & (registered <= end) & ~is_referrer)
-    candidates = candidates[np.argsort(registered[candidates], kind="stable")]
-    referrers = np.sort(referrers)
-    referrers = referrers[np.argsort(first_window_day[referrers], kind="stable")]
-    candidate_days = registered[candidates]
-    referrer_days = first_window_day[referrers]
+    active, first_visit = np.concatenate(window.active), np.concatenate(window.first_visit)
+    new, registered = np.concatenate(window.new), np.concatenate(window.registered)
+    referrers = np.sort(rng.choice(active, int(len(active) * catalog.scenario.referral.share),
+                                   replace=False))
+    referrer_days = first_visit[np.searchsorted(active, referrers)]
+    order = np.argsort(referrer_days, kind="stable")
+    referrers, referrer_days = referrers[order], referrer_days[order]
+    free = ~np.isin(new, referrers)
+    candidates, candidate_days = new[free], registered[free]
+    order = np.argsort(candidate_days, kind="stable")
+    candidates, candidate_days = candidates[order], candidate_days[order]
 
+    start, end = catalog.window
     pool = np.empty(0, dtype=np.int64)
     pairs_from, pairs_to = [], []
     for day in range(end, start - 1, -1):
@@ -264,11 +277,11 @@ def _pair_referrals(catalog: _Catalog, seed: int, registered: np.ndarray,
             pairs_from.append(referrers[lo:lo + wanted])
             pairs_to.append(pool[picked])
             pool = np.delete(pool, picked)
-    referrer = np.concatenate(pairs_from) if pairs_from else np.empty(0, dtype=np.int64)
-    referred = np.concatenate(pairs_to) if pairs_to else np.empty(0, dtype=np.int64)
-    order = np.lexsort((referred, registered[referred]))
-    referrer, referred = referrer[order], referred[order]
-    day = registered[referred]
+    referrer = np.concatenate(pairs_from or [np.empty(0)]).astype(np.int64)
+    referred = np.concatenate(pairs_to or [np.empty(0)]).astype(np.int64)
+    day = registered[np.searchsorted(new, referred)].astype(np.int64)
+    order = np.lexsort((referred, day))
+    referrer, referred, day = referrer[order], referred[order], day[order]
 
     rewarded = np.concatenate([referrer, referred])
     rewarded_from = np.concatenate([day, day])
@@ -442,21 +455,18 @@ def generate(scenario: Scenario, seed: int, customers: int) -> Iterator[Batch]:
     revisit = np.cumsum(rates[::-1])[::-1]
 
     blocks = range((customers + BLOCK_CUSTOMERS - 1) // BLOCK_CUSTOMERS)
-    # Per-customer bookkeeping: 8 bytes a customer, the only memory that grows with size.
-    registered = np.empty(customers, dtype=np.int32)
-    first_window_day = np.empty(customers, dtype=np.int32)
+    window = _WindowCustomers()
     first_transaction_ids = []
     next_transaction_id = 1
     for block in blocks:
         start = block * BLOCK_CUSTOMERS
         count = min(BLOCK_CUSTOMERS, customers - start)
-        block_registered, owner, day = _plan_block(catalog, revisit, seed, block, count)
-        registered[start:start + count] = block_registered
-        first_window_day[start:start + count] = _first_in_window(catalog, count, owner, day)
+        registered, owner, day = _plan_block(catalog, revisit, seed, block, count)
+        window.add_block(catalog, start, registered, owner, day)
         first_transaction_ids.append(next_transaction_id)
         next_transaction_id += len(owner)
-    referrals = _pair_referrals(catalog, seed, registered, first_window_day)
-    del registered, first_window_day
+    referrals = _pair_referrals(catalog, seed, window)
+    del window
 
     yield _services_batch(catalog)
     for block in blocks:
