@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
+from support import invoke, ok, one_line_error
 
 from seeder import __version__, schema
 from seeder.cli import cli
@@ -41,31 +42,6 @@ def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _run(*args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), input=input, prog_name="seeder")
-
-
-def _invoke(url: str, *args: str, input: str | None = None) -> Result:
-    return _run("--database-url", url, *args, input=input)
-
-
-def _ok(result: Result) -> Result:
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _one_line_error(result: Result) -> str:
-    """The single `seeder: error:` line of a failed command, after checking how it failed."""
-    assert result.exit_code != 0, result.output
-    # A CommandError ends in SystemExit; anything else escaped the CLI (a traceback for users).
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]
-    assert len(errors) == 1, result.stderr
-    # Nothing else but the chosen seed (printed before a populate starts) may accompany it.
-    others = [line for line in result.stderr.splitlines()
-              if line.strip() and not line.startswith(("seeder: error:", "seed "))]
-    assert others == [], result.stderr
-    return errors[0]
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -106,7 +82,7 @@ def test_python_m_seeder_version(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_commands() -> None:
-    result = _ok(_run("--help"))
+    result = ok(_run("--help"))
     for name in ("init-db", "populate", "export", "reset-db", "info"):
         assert name in result.output
     assert "--database-url" in result.output
@@ -116,36 +92,36 @@ def test_help_lists_the_commands() -> None:
 
 
 def test_init_db_is_idempotent(database_url: str) -> None:
-    first = _ok(_invoke(database_url, "init-db"))
+    first = ok(invoke(database_url, "init-db"))
     assert "nothing to do" not in first.output
-    second = _ok(_invoke(database_url, "init-db"))
+    second = ok(invoke(database_url, "init-db"))
     assert "nothing to do" in second.output
     _assert_empty_schema_at_head(database_url)
 
 
 def test_reset_db_asks_for_confirmation(database_url: str) -> None:
-    _ok(_invoke(database_url, "init-db"))
-    _ok(_invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
+    ok(invoke(database_url, "init-db"))
+    ok(invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
     before = _counts(database_url)
     assert before["customers"] == 300
 
-    declined = _invoke(database_url, "reset-db", input="n\n")
+    declined = invoke(database_url, "reset-db", input="n\n")
     assert declined.exit_code != 0
     assert "Aborted" in declined.output
     assert "Traceback" not in declined.output
     assert _counts(database_url) == before
 
-    _ok(_invoke(database_url, "reset-db", "--yes"))
+    ok(invoke(database_url, "reset-db", "--yes"))
     _assert_empty_schema_at_head(database_url)
     # The dataset is gone, so populate works again without --replace.
-    _ok(_invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
+    ok(invoke(database_url, "populate", "--customers", "300", "--seed", "1"))
     assert _counts(database_url) == before
 
 
 def test_reset_db_confirmed_interactively(database_url: str) -> None:
-    _ok(_invoke(database_url, "init-db"))
-    _ok(_invoke(database_url, "populate", "--customers", "100", "--seed", "1"))
-    result = _ok(_invoke(database_url, "reset-db", input="y\n"))
+    ok(invoke(database_url, "init-db"))
+    ok(invoke(database_url, "populate", "--customers", "100", "--seed", "1"))
+    result = ok(invoke(database_url, "reset-db", input="y\n"))
     assert "Delete every seeder table" in result.output
     _assert_empty_schema_at_head(database_url)
 
@@ -156,11 +132,11 @@ def test_reset_db_confirmed_interactively(database_url: str) -> None:
 def test_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEEDER_DATABASE_URL", f"sqlite:///{tmp_path}/from_env.db")
-    _ok(_run("init-db"))
+    ok(_run("init-db"))
     assert (tmp_path / "from_env.db").exists()
     assert not (tmp_path / "seeder.db").exists()
     # --database-url wins over the environment.
-    _ok(_run("--database-url", f"sqlite:///{tmp_path}/from_option.db", "init-db"))
+    ok(_run("--database-url", f"sqlite:///{tmp_path}/from_option.db", "init-db"))
     assert (tmp_path / "from_option.db").exists()
 
 
@@ -168,10 +144,10 @@ def test_default_url_is_seeder_db_in_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = _ok(_run("init-db"))
+    result = ok(_run("init-db"))
     assert "seeder.db" in result.output
     assert (tmp_path / "seeder.db").is_file()
-    _ok(_run("populate", "--customers", "50", "--seed", "1"))
+    ok(_run("populate", "--customers", "50", "--seed", "1"))
     assert _counts(f"sqlite:///{tmp_path}/seeder.db")["customers"] == 50
 
 
@@ -181,10 +157,10 @@ def test_postgresql_url_as_users_write_it(
 ) -> None:
     assert postgres_database_url.startswith("postgresql://")
     url = postgres_database_url.replace("postgresql://", f"{scheme}://", 1)
-    _ok(_invoke(url, "init-db"))
-    _ok(_invoke(url, "populate", "--customers", "100", "--seed", "1"))
+    ok(invoke(url, "init-db"))
+    ok(invoke(url, "populate", "--customers", "100", "--seed", "1"))
     monkeypatch.setenv("SEEDER_DATABASE_URL", url)
-    _ok(_run("populate", "--customers", "120", "--seed", "1", "--replace"))
+    ok(_run("populate", "--customers", "120", "--seed", "1", "--replace"))
     assert _counts(postgres_database_url)["customers"] == 120
 
 
@@ -200,10 +176,10 @@ def test_postgresql_url_as_users_write_it(
 ])
 def test_bad_populate_options(option: str, value: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/test.db"
-    _ok(_invoke(url, "init-db"))
+    ok(invoke(url, "init-db"))
     args = {"--customers": "10", "--seed": "1", option: value}
-    result = _invoke(url, "populate", *[part for pair in args.items() for part in pair])
-    error = _one_line_error(result)
+    result = invoke(url, "populate", *[part for pair in args.items() for part in pair])
+    error = one_line_error(result)
     assert option in error
     assert set(_counts(url).values()) == {0}
 
@@ -215,7 +191,7 @@ def test_bad_populate_options(option: str, value: str, tmp_path: Path) -> None:
 ])
 @pytest.mark.parametrize("args", [["init-db"], ["populate", "--customers", "5", "--seed", "1"]])
 def test_unsupported_url(url: str, args: list[str]) -> None:
-    _one_line_error(_invoke(url, *args))
+    one_line_error(invoke(url, *args))
 
 
 COMMANDS = [
@@ -230,7 +206,7 @@ COMMANDS = [
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args))
 def test_connection_refused(args: list[str]) -> None:
     started = time.monotonic()
-    error = _one_line_error(_invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args))
+    error = one_line_error(invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args))
     assert time.monotonic() - started < 10
     assert PASSWORD not in error
 
@@ -250,23 +226,23 @@ def silent_server() -> Iterator[int]:
 def test_server_that_never_answers_fails_within_seconds(silent_server: int) -> None:
     url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{silent_server}/x"
     started = time.monotonic()
-    result = _invoke(url, "init-db")
+    result = invoke(url, "init-db")
     assert time.monotonic() - started < 10
-    error = _one_line_error(result)
+    error = one_line_error(result)
     assert "timeout" in error or "timed out" in error
     assert PASSWORD not in result.output
 
 
 @pytest.mark.parametrize("args", COMMANDS[:2], ids=lambda args: " ".join(args))
 def test_unknown_role(args: list[str]) -> None:
-    error = _one_line_error(_invoke("postgresql://nobody_xyz@127.0.0.1/postgres", *args))
+    error = one_line_error(invoke("postgresql://nobody_xyz@127.0.0.1/postgres", *args))
     assert "nobody_xyz" in error
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args))
 def test_missing_postgresql_database(args: list[str]) -> None:
     name = f"seeder_missing_{uuid.uuid4().hex[:12]}"
-    error = _one_line_error(_invoke(f"postgresql://postgres@127.0.0.1:5432/{name}", *args))
+    error = one_line_error(invoke(f"postgresql://postgres@127.0.0.1:5432/{name}", *args))
     assert name in error
 
 
@@ -277,10 +253,10 @@ def _read_only(path: Path) -> str:
 
 def test_read_only_sqlite_file_populate(tmp_path: Path) -> None:
     path = tmp_path / "shop.db"
-    _ok(_invoke(f"sqlite:///{path}", "init-db"))
+    ok(invoke(f"sqlite:///{path}", "init-db"))
     for args in (["populate", "--customers", "20", "--seed", "1"],
                  ["populate", "--customers", "20", "--seed", "1", "--replace"]):
-        error = _one_line_error(_invoke(_read_only(path), *args))
+        error = one_line_error(invoke(_read_only(path), *args))
         assert "does not exist" not in error  # it does; it is read-only
         assert "readonly" in error or "read-only" in error
     assert set(_counts(f"sqlite:///{path}").values()) == {0}
@@ -289,13 +265,13 @@ def test_read_only_sqlite_file_populate(tmp_path: Path) -> None:
 def test_read_only_sqlite_file_init_and_reset(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    error = _one_line_error(_invoke(_read_only(empty), "init-db"))
+    error = one_line_error(invoke(_read_only(empty), "init-db"))
     assert "readonly" in error or "read-only" in error
 
     initialised = tmp_path / "shop.db"
-    _ok(_invoke(f"sqlite:///{initialised}", "init-db"))
-    _ok(_invoke(f"sqlite:///{initialised}", "populate", "--customers", "20", "--seed", "1"))
-    error = _one_line_error(_invoke(_read_only(initialised), "reset-db", "--yes"))
+    ok(invoke(f"sqlite:///{initialised}", "init-db"))
+    ok(invoke(f"sqlite:///{initialised}", "populate", "--customers", "20", "--seed", "1"))
+    error = one_line_error(invoke(_read_only(initialised), "reset-db", "--yes"))
     assert "readonly" in error or "read-only" in error
     assert _counts(f"sqlite:///{initialised}")["customers"] == 20
 
@@ -308,7 +284,7 @@ def test_read_only_sqlite_file_init_and_reset(tmp_path: Path) -> None:
     ["populate", "--customers", "5", "--seed", "1", "--replace"],
 ], ids=lambda args: " ".join(args))
 def test_password_not_printed_on_failure(args: list[str]) -> None:
-    result = _invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args)
+    result = invoke(f"postgresql://postgres:{PASSWORD}@{REFUSED}/x", *args)
     assert result.exit_code != 0
     assert PASSWORD not in result.output + result.stderr
     assert "***" in result.stderr  # the URL is shown, masked
@@ -317,15 +293,15 @@ def test_password_not_printed_on_failure(args: list[str]) -> None:
 def test_password_not_printed_on_success(postgres_database_url: str, tmp_path: Path) -> None:
     url = _with_password(postgres_database_url)  # trust auth accepts any password
     results = [
-        _ok(_invoke(url, "init-db")),
-        _ok(_invoke(url, "init-db")),
-        _ok(_invoke(url, "populate", "--customers", "100")),
-        _invoke(url, "populate", "--customers", "100", "--seed", "2"),  # refused: has data
-        _ok(_invoke(url, "populate", "--customers", "100", "--replace")),
-        _ok(_invoke(url, "populate", "--customers", "100", "--dry-run")),
-        _ok(_invoke(url, "info")),
-        _ok(_invoke(url, "info", "--json")),
-        _ok(_invoke(url, "reset-db", "--yes")),
+        ok(invoke(url, "init-db")),
+        ok(invoke(url, "init-db")),
+        ok(invoke(url, "populate", "--customers", "100")),
+        invoke(url, "populate", "--customers", "100", "--seed", "2"),  # refused: has data
+        ok(invoke(url, "populate", "--customers", "100", "--replace")),
+        ok(invoke(url, "populate", "--customers", "100", "--dry-run")),
+        ok(invoke(url, "info")),
+        ok(invoke(url, "info", "--json")),
+        ok(invoke(url, "reset-db", "--yes")),
     ]
     assert results[3].exit_code == 1
     for result in results:

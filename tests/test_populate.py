@@ -25,23 +25,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from click.testing import CliRunner, Result
-from psycopg import sql
+from click.testing import Result
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from support import BACKENDS, admin_connection, invoke, new_database, ok, one_line_error
 
 from seeder import __version__, commands, schema
-from seeder.cli import cli
 from seeder.config import create_seeder_engine, resolve_database_url
 from seeder.generator import GENERATOR_VERSION
 from seeder.models import DATA_TABLES, Base, SeedRun
 from seeder.scenario import load_scenario
 
-BACKENDS = ["sqlite", "postgresql"]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SEEDER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 ALL_TABLES = [*DATA_TABLES, SeedRun.__table__]
 TABLE_NAMES = [table.name for table in ALL_TABLES]
 VIEWS = ["customer_list", "transaction_list"]
@@ -55,31 +50,6 @@ CUSTOMERS = 5000
 @pytest.fixture(autouse=True)
 def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SEEDER_DATABASE_URL", raising=False)
-
-
-def _invoke(url: str, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, ["--database-url", url, *args], input=input,
-                              prog_name="seeder")
-
-
-def _ok(result: Result) -> Result:
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _one_line_error(result: Result) -> str:
-    """The single `seeder: error:` line of a failed command, after checking how it failed."""
-    assert result.exit_code != 0, result.output
-    # A CommandError ends in SystemExit; anything else escaped the CLI (a traceback for users).
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]
-    assert len(errors) == 1, result.stderr
-    others = [line for line in result.stderr.splitlines()
-              if line.strip() and not line.startswith(("seeder: error:", "seed "))]
-    assert others == [], result.stderr
-    return errors[0]
 
 
 def _engine(url: str) -> Engine:
@@ -180,40 +150,13 @@ def _summary_counts(output: str) -> dict[str, int]:
     return counts
 
 
-def _postgres_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true requires PostgreSQL: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL is not reachable ({reason})")
-
-
-@contextlib.contextmanager
-def _fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """A new empty database URL, as conftest.database_url makes, for module-scoped fixtures."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory}/test.db"
-        return
-    name = f"seeder_test_{uuid.uuid4().hex[:12]}"
-    with _postgres_admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _postgres_admin() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                          .format(sql.Identifier(name)))
-
-
 def _populate(url: str, customers: int = 2000, seed: int = SEED, *extra: str) -> Result:
-    return _invoke(url, "populate", "--customers", str(customers), "--seed", str(seed), *extra)
+    return invoke(url, "populate", "--customers", str(customers), "--seed", str(seed), *extra)
 
 
 @pytest.fixture
 def initialised_url(database_url: str) -> str:
-    _ok(_invoke(database_url, "init-db"))
+    ok(invoke(database_url, "init-db"))
     return database_url
 
 
@@ -232,10 +175,10 @@ class Populated:
 @pytest.fixture(scope="module", params=BACKENDS)
 def populated(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Populated]:
     """5,000 customers written once per backend; the tests using it only read."""
-    with _fresh_database(request.param, tmp_path_factory.mktemp("populated")) as url:
-        _ok(_invoke(url, "init-db"))
+    with new_database(request.param, tmp_path_factory.mktemp("populated")) as url:
+        ok(invoke(url, "init-db"))
         indexes_before, schema_before = _index_names(url), _schema_snapshot(url)
-        result = _ok(_populate(url, CUSTOMERS))
+        result = ok(_populate(url, CUSTOMERS))
         yield Populated(url, result, indexes_before, schema_before, _counts(url))
 
 
@@ -312,8 +255,8 @@ def test_same_seed_gives_identical_rows_on_sqlite_and_postgresql(
 ) -> None:
     sqlite_url = f"sqlite:///{tmp_path}/same.db"
     for url in (sqlite_url, postgres_database_url):
-        _ok(_invoke(url, "init-db"))
-        _ok(_populate(url, CUSTOMERS, 7))
+        ok(invoke(url, "init-db"))
+        ok(_populate(url, CUSTOMERS, 7))
     sqlite_rows, postgres_rows = _dump(sqlite_url), _dump(postgres_database_url)
     assert len(sqlite_rows["customers"]) == CUSTOMERS
     for name in sqlite_rows:
@@ -326,9 +269,9 @@ def test_batch_size_does_not_change_the_rows(backend_name: str, tmp_path: Path) 
     for batch_size in (1000, 4096):
         directory = tmp_path / str(batch_size)
         directory.mkdir()
-        with _fresh_database(backend_name, directory) as url:
-            _ok(_invoke(url, "init-db"))
-            _ok(_populate(url, CUSTOMERS, 11, "--batch-size", str(batch_size)))
+        with new_database(backend_name, directory) as url:
+            ok(invoke(url, "init-db"))
+            ok(_populate(url, CUSTOMERS, 11, "--batch-size", str(batch_size)))
             dumps.append(_dump(url))
     assert len(dumps[0]["transactions"]) > 4096
     assert dumps[0] == dumps[1]
@@ -339,13 +282,13 @@ def test_batch_size_does_not_change_the_rows(backend_name: str, tmp_path: Path) 
 
 def test_replace_twice_leaves_exactly_one_dataset(initialised_url: str) -> None:
     url = initialised_url
-    _ok(_populate(url, 1500, 3, "--replace"))  # --replace on an empty database is fine
+    ok(_populate(url, 1500, 3, "--replace"))  # --replace on an empty database is fine
     single = _dump(url)
     single_counts = _counts(url)
-    _ok(_populate(url, 700, 4, "--replace"))
+    ok(_populate(url, 700, 4, "--replace"))
     assert _counts(url)["customers"] == 700
     assert _counts(url)["seed_runs"] == 1
-    _ok(_populate(url, 1500, 3, "--replace"))
+    ok(_populate(url, 1500, 3, "--replace"))
     assert _counts(url) == single_counts
     assert single_counts["seed_runs"] == 1
     assert _dump(url) == single
@@ -354,9 +297,9 @@ def test_replace_twice_leaves_exactly_one_dataset(initialised_url: str) -> None:
 
 def test_second_populate_without_replace_is_refused(initialised_url: str) -> None:
     url = initialised_url
-    _ok(_populate(url, 1000, 1))
+    ok(_populate(url, 1000, 1))
     before = _dump(url)
-    error = _one_line_error(_populate(url, 500, 2))
+    error = one_line_error(_populate(url, 500, 2))
     assert "--replace" in error
     assert _dump(url) == before
 
@@ -364,7 +307,7 @@ def test_second_populate_without_replace_is_refused(initialised_url: str) -> Non
 def test_uninitialised_database_says_run_init_db(database_url: str, backend: str) -> None:
     if backend == "sqlite":
         sqlite3.connect(make_url(database_url).database).close()  # an empty database file
-    error = _one_line_error(_populate(database_url, 100, 1))
+    error = one_line_error(_populate(database_url, 100, 1))
     assert "seeder init-db" in error
     with _connected(database_url) as conn:
         assert inspect(conn).get_table_names() == []
@@ -372,7 +315,7 @@ def test_uninitialised_database_says_run_init_db(database_url: str, backend: str
 
 def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "missing.db"
-    error = _one_line_error(_populate(f"sqlite:///{path}", 100, 1))
+    error = one_line_error(_populate(f"sqlite:///{path}", 100, 1))
     assert "seeder init-db" in error
     assert not path.exists()
 
@@ -422,7 +365,7 @@ def test_failure_midway_leaves_database_as_before(
     url = initialised_url
     schema_before = _schema_snapshot(url)
     written = _failing_writer_after(monkeypatch, 3, FAILURES[failure](backend))
-    error = _one_line_error(_populate(url, CUSTOMERS, 1, "--batch-size", "500"))
+    error = one_line_error(_populate(url, CUSTOMERS, 1, "--batch-size", "500"))
     assert written[0] == 3  # it failed midway, not before writing
     assert "nothing was written" in error or "rolled back" in error
     assert _counts(url) == dict.fromkeys(TABLE_NAMES, 0)
@@ -435,10 +378,10 @@ def test_failed_replace_keeps_the_old_dataset(
     initialised_url: str, backend: str, failure: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = initialised_url
-    _ok(_populate(url, 1000, 1))
+    ok(_populate(url, 1000, 1))
     before, schema_before = _dump(url), _schema_snapshot(url)
     written = _failing_writer_after(monkeypatch, 3, FAILURES[failure](backend))
-    error = _one_line_error(_populate(url, 2000, 2, "--replace", "--batch-size", "500"))
+    error = one_line_error(_populate(url, 2000, 2, "--replace", "--batch-size", "500"))
     assert written[0] == 3
     assert "nothing was written" in error or "rolled back" in error
     assert _dump(url) == before
@@ -450,7 +393,7 @@ def _writing_has_begun(url: str) -> bool:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return Path(f"{parsed.database}-journal").exists()
-    with _postgres_admin() as admin:
+    with admin_connection() as admin:
         return bool(admin.execute(
             "SELECT count(*) FROM pg_locks JOIN pg_database d ON d.oid = pg_locks.database "
             "WHERE locktype = 'advisory' AND granted AND d.datname = %s",
@@ -526,12 +469,12 @@ def test_concurrent_populate_stops_with_clear_message(initialised_url: str) -> N
         started = time.monotonic()
         result = _populate(url, 1000, 1)
         elapsed = time.monotonic() - started
-    error = _one_line_error(result)
+    error = one_line_error(result)
     assert result.exit_code == 1
     assert elapsed < 10
     assert "another seeder populate" in error
     assert _counts(url) == dict.fromkeys(TABLE_NAMES, 0)
-    _ok(_populate(url, 200, 1))  # once the other one is done, populate proceeds
+    ok(_populate(url, 200, 1))  # once the other one is done, populate proceeds
     assert _counts(url)["customers"] == 200
 
 
@@ -540,13 +483,13 @@ def test_concurrent_populate_stops_with_clear_message(initialised_url: str) -> N
 
 def test_dry_run_prints_counts_and_writes_nothing(initialised_url: str) -> None:
     url = initialised_url
-    dry = _ok(_populate(url, 1000, 5, "--dry-run"))
+    dry = ok(_populate(url, 1000, 5, "--dry-run"))
     would = _summary_counts(dry.stdout)
     assert set(would) == {table.name for table in DATA_TABLES}
     assert would["customers"] == 1000
     assert "nothing was written" in dry.stdout
     assert _counts(url) == dict.fromkeys(TABLE_NAMES, 0)
-    real = _ok(_populate(url, 1000, 5))
+    real = ok(_populate(url, 1000, 5))
     assert _summary_counts(real.stdout) == would
 
 
@@ -556,6 +499,6 @@ def test_dry_run_prints_counts_and_writes_nothing(initialised_url: str) -> None:
 ])
 def test_dry_run_needs_no_database(url_template: str, tmp_path: Path) -> None:
     url = url_template.format(tmp_path=tmp_path)
-    result = _ok(_populate(url, 300, 5, "--dry-run"))
+    result = ok(_populate(url, 300, 5, "--dry-run"))
     assert _summary_counts(result.stdout)["customers"] == 300
     assert list(tmp_path.iterdir()) == []

@@ -76,6 +76,16 @@ def _views(engine: Engine) -> set[str]:
         return set(inspect(conn).get_view_names())
 
 
+def _upgrade_to_head_and_check(engine: Engine, head: str) -> None:
+    """Upgrade, then check that every table and view is there and the revision is head."""
+    with engine.begin() as conn:
+        schema.upgrade(conn)
+    assert _user_tables(engine) == TABLES
+    assert _views(engine) == VIEWS
+    with engine.connect() as conn:
+        assert schema.current_revision(conn) == head
+
+
 # --- migrations -------------------------------------------------------------------------------
 
 
@@ -83,12 +93,7 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
     head = ScriptDirectory.from_config(schema.alembic_config()).get_current_head()
     assert schema.HEAD_REVISION == head
 
-    with engine.begin() as conn:
-        schema.upgrade(conn)
-    assert _user_tables(engine) == TABLES
-    assert _views(engine) == VIEWS
-    with engine.connect() as conn:
-        assert schema.current_revision(conn) == head
+    _upgrade_to_head_and_check(engine, head)
 
     with engine.begin() as conn:
         schema.downgrade(conn, "base")
@@ -97,12 +102,7 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
     with engine.connect() as conn:
         assert schema.current_revision(conn) is None
 
-    with engine.begin() as conn:
-        schema.upgrade(conn)
-    assert _user_tables(engine) == TABLES
-    assert _views(engine) == VIEWS
-    with engine.connect() as conn:
-        assert schema.current_revision(conn) == head
+    _upgrade_to_head_and_check(engine, head)
 
 
 def test_models_and_migrations_agree(migrated_engine: Engine) -> None:

@@ -1,0 +1,105 @@
+"""What the test modules share: throwaway databases and running the CLI in-process.
+
+PostgreSQL is reached through an admin URL (default: the local trust-auth server, override with
+$SEEDER_TEST_POSTGRES_URL). When it cannot be reached the PostgreSQL cases are skipped, except
+under CI=true, where they fail: CI must test both backends.
+
+pytest puts tests/ on sys.path (it has no __init__.py), so test modules `from support import`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from seeder.cli import cli
+
+# The server the PostgreSQL cases create their throwaway databases on (any existing database
+# works as the admin one; the user needs CREATEDB).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SEEDER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def admin_connection() -> psycopg.Connection:
+    """An autocommit connection to POSTGRES_ADMIN_URL; skips the test (fails under CI=true)
+    when the server cannot be reached."""
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+    shown = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
+    message = (
+        f"PostgreSQL is not reachable at {shown} ({reason}); "
+        "start it or point SEEDER_TEST_POSTGRES_URL at a server"
+    )
+    if _in_ci():
+        pytest.fail(f"CI=true requires PostgreSQL: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def new_database(backend: str, directory: Path) -> Iterator[str]:
+    """A new empty database URL, as a user would write it: a file in `directory` on SQLite,
+    a uniquely named database on PostgreSQL (dropped afterwards)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory}/test.db"
+        return
+    name = f"seeder_test_{uuid.uuid4().hex[:12]}"
+    with admin_connection() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin_connection() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def invoke(url: str, *args: str, input: str | None = None) -> Result:
+    """`seeder --database-url URL ARGS...`, run in-process."""
+    return CliRunner().invoke(cli, ["--database-url", url, *args], input=input,
+                              prog_name="seeder")
+
+
+def ok(result: Result) -> Result:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def one_line_error(result: Result) -> str:
+    """The single `seeder: error:` line of a failed command, after checking how it failed."""
+    assert result.exit_code != 0, result.output
+    # A CommandError ends in SystemExit; anything else escaped the CLI (a traceback for users).
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]
+    assert len(errors) == 1, result.stderr
+    # Nothing else but the chosen seed (printed before a populate starts) may accompany it.
+    others = [line for line in result.stderr.splitlines()
+              if line.strip() and not line.startswith(("seeder: error:", "seed "))]
+    assert others == [], result.stderr
+    return errors[0]
