@@ -415,33 +415,39 @@ def _block_batches(catalog: _Catalog, revisit: np.ndarray, referrals: _Referrals
 
 def _reward_batches(catalog: _Catalog, referrals: _Referrals, seed: int,
                     first_transaction_id: int) -> Iterator[Batch]:
-    """New free transactions for rewarded customers who had none to make free, then the links."""
-    rng = _rng(seed, _Stream.REWARD)
+    """New free transactions for rewarded customers who had none to make free, then the links.
+
+    Both come in chunks of BLOCK_CUSTOMERS rows, each chunk with its own random stream, so
+    memory stays flat however many referrals there are.
+    """
     missing = np.flatnonzero(referrals.reward_id == 0)
-    customers = referrals.rewarded[missing]
-    count = len(missing)
-    ids = np.arange(first_transaction_id, first_transaction_id + count)
-    referrals.reward_id[missing] = ids
-    if count:
+    referrals.reward_id[missing] = first_transaction_id + np.arange(len(missing))
+    for chunk, start in enumerate(range(0, len(missing), BLOCK_CUSTOMERS)):
+        rng = _rng(seed, _Stream.REWARD, chunk)
+        rows = missing[start:start + BLOCK_CUSTOMERS]
+        count = len(rows)
+        customer_ids = referrals.rewarded[rows] + 1
         service = catalog.reward_services[rng.integers(0, len(catalog.reward_services), count)]
         yield Batch("transactions", {
-            "id": ids,
+            "id": referrals.reward_id[rows],
             "uuid": _uuids(rng, count),
-            "customer_id": customers + 1,
-            "car_id": customers + 1,
+            "customer_id": customer_ids,
+            "car_id": customer_ids,
             "service_id": service + 1,
-            "transaction_date": _dates(rng.integers(referrals.rewarded_from[missing] + 1,
+            "transaction_date": _dates(rng.integers(referrals.rewarded_from[rows] + 1,
                                                     catalog.end_day + 1)),
             "price": np.zeros(count, dtype=np.int64),
         })
-    if len(referrals.referrer):
+    for start in range(0, len(referrals.referrer), BLOCK_CUSTOMERS):
+        chunk = slice(start, start + BLOCK_CUSTOMERS)
+        referrer, referred = referrals.referrer[chunk], referrals.referred[chunk]
         yield Batch("referral_links", {
-            "id": np.arange(1, len(referrals.referrer) + 1),
-            "referrer_id": referrals.referrer + 1,
-            "referred_id": referrals.referred + 1,
-            "referred_on": _dates(referrals.day),
-            "referrer_reward_id": referrals.reward_of(referrals.referrer),
-            "referred_reward_id": referrals.reward_of(referrals.referred),
+            "id": np.arange(start + 1, start + len(referrer) + 1),
+            "referrer_id": referrer + 1,
+            "referred_id": referred + 1,
+            "referred_on": _dates(referrals.day[chunk]),
+            "referrer_reward_id": referrals.reward_of(referrer),
+            "referred_reward_id": referrals.reward_of(referred),
         })
 
 

@@ -32,7 +32,8 @@ from seeder.models import DATA_TABLES
 TABLES = [table.name for table in DATA_TABLES]  # foreign-key order
 CUSTOMERS, SEED = 3_000, 7
 GOLDEN_DIR = Path(__file__).parent / "golden"
-GOLDEN_SEED, GOLDEN_CUSTOMERS = 20240101, 2_000
+# More customers than one generator block, so block seeds and id offsets are pinned too.
+GOLDEN_SEED, GOLDEN_CUSTOMERS = 20240101, 25_000
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -142,7 +143,7 @@ def test_golden_digests(tmp_path: Path) -> None:
     intended, bump seeder.generator.GENERATOR_VERSION and write the new golden file from the
     repository root with:
 
-        python -c "import hashlib, json, pathlib, tempfile; from seeder import commands, generator; out = pathlib.Path(tempfile.mkdtemp()); commands.export(out, 2000, 20240101, None); pathlib.Path(f'tests/golden/digests_v{generator.GENERATOR_VERSION}.json').write_text(json.dumps({f.stem: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(out.glob('*.csv'))}, indent=2) + '\\n')"
+        python -c "import hashlib, json, pathlib, tempfile; from seeder import commands, generator; out = pathlib.Path(tempfile.mkdtemp()); commands.export(out, 25000, 20240101, None); pathlib.Path(f'tests/golden/digests_v{generator.GENERATOR_VERSION}.json').write_text(json.dumps({f.stem: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(out.glob('*.csv'))}, indent=2) + '\\n')"
 
     (and keep the older digests_v*.json files: they document earlier versions).
     """  # noqa: E501
