@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from sqlalchemy.engine import URL
 from tqdm import tqdm
 
 from seeder import __version__, commands
@@ -69,7 +70,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = database_url
 
 
-def _url(ctx: click.Context):
+def _url(ctx: click.Context) -> URL:
     return resolve_database_url(ctx.obj)
 
 
@@ -127,9 +128,13 @@ def _progress(customers: int) -> tqdm:
                 disable=not sys.stderr.isatty(), leave=False)
 
 
-def _print_summary(summary: commands.Summary, verb: str) -> None:
-    for table, rows in summary.row_counts.items():
+def _print_counts(row_counts: dict[str, int]) -> None:
+    for table, rows in row_counts.items():
         click.echo(f"  {table:<15} {rows:>12,} rows")
+
+
+def _print_summary(summary: commands.Summary, verb: str) -> None:
+    _print_counts(summary.row_counts)
     rate = summary.rows / summary.seconds if summary.seconds else 0
     click.echo(f"{verb} {summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s), "
                f"seed {summary.seed}")
@@ -204,8 +209,7 @@ def info(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(facts, indent=2))
         return
     click.echo(f"{facts['database']} (schema revision {facts['revision']})")
-    for table, rows in facts["row_counts"].items():
-        click.echo(f"  {table:<15} {rows:>12,} rows")
+    _print_counts(facts["row_counts"])
     run = facts["last_populate"]
     if run:
         click.echo(f"last populate: {run['customers']:,} customers, seed {run['seed']}, "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, exists, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
@@ -38,6 +38,7 @@ T = TypeVar("T")
 _END = object()
 # Any fixed number: the key of the PostgreSQL advisory lock that one populate holds at a time.
 _POPULATE_LOCK_KEY = 0x5EED_E4
+_INTERRUPTED = "interrupted; the transaction was rolled back and the database is unchanged"
 # The writers call the drivers directly (COPY, executemany), so their errors arrive unwrapped.
 _DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
 
@@ -117,7 +118,6 @@ def require_current_schema(connection: Connection, url: URL) -> None:
         raise CommandError(f"{display_url(url)} {state}; run `seeder init-db`")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Summary:
     """What a populate or export wrote."""
@@ -175,12 +175,10 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
                         finished_at=dt.datetime.now(dt.UTC),
                     ))
     except KeyboardInterrupt:
-        raise CommandError("interrupted; the transaction was rolled back and the database "
-                           "is unchanged") from None
+        raise CommandError(_INTERRUPTED) from None
     except (DBAPIError, *_DRIVER_ERRORS) as error:
         if interrupt.received:  # the statement the signal cancelled
-            raise CommandError("interrupted; the transaction was rolled back and the database "
-                               "is unchanged") from None
+            raise CommandError(_INTERRUPTED) from None
         raise CommandError(f"{_describe_database_error(url, error)}; nothing was written"
                            ) from None
     finally:
@@ -243,9 +241,7 @@ def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) ->
                                "try again when it is done")
     # (SQLite: BEGIN IMMEDIATE has already taken the database's write lock.)
     require_current_schema(connection, url)
-    holds_data = any(connection.scalar(select(func.count()).select_from(select(table).limit(1)
-                                                                         .subquery()))
-                     for table in (Customer.__table__, Service.__table__))
+    holds_data = connection.scalar(select(exists(select(Customer.id)) | exists(select(Service.id))))
     if holds_data and not replace:
         raise CommandError(f"{display_url(url)} already holds a dataset; "
                            "rerun with --replace to replace it")
