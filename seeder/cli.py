@@ -19,7 +19,7 @@ from seeder.config import (
     resolve_database_url,
 )
 from seeder.errors import CommandError
-from seeder.generator import MAX_SEED
+from seeder.models import MAX_SEED
 
 
 class _Group(click.Group):
@@ -164,8 +164,9 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
     seed = _announce_seed(seed)
     if dry_run:
         summary, size = commands.dry_run(customers, seed, scenario)
-        _print_summary(summary, "Would write")
-        click.echo(f"about {size / 1e6:,.1f} MB of data (as CSV); nothing was written")
+        _print_counts(summary.row_counts)
+        click.echo(f"Would write {summary.rows:,} rows, about {size / 1e6:,.1f} MB as CSV, "
+                   f"seed {summary.seed}; nothing was written")
         return
     with _progress(customers) as bar:
         summary = commands.populate(url, customers, seed, scenario, replace=replace,

@@ -5,7 +5,6 @@ Every function raises CommandError for a problem the user can fix.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -13,7 +12,6 @@ import secrets
 import signal
 import sqlite3
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,12 +23,17 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from seeder import __version__, schema
-from seeder.config import create_seeder_engine, display_url
+from seeder.config import (
+    create_seeder_engine,
+    describe_database_error,
+    display_url,
+    sqlite_file,
+)
 from seeder.errors import CommandError
-from seeder.formats import csv_lines
-from seeder.generator import GENERATOR_VERSION, MAX_SEED, generate, rebatch
+from seeder.formats import csv_header, csv_lines
+from seeder.generator import GENERATOR_VERSION, Batch, generate, rebatch
 from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
-from seeder.scenario import load_scenario
+from seeder.scenario import Scenario, load_scenario
 from seeder.writers import Writer, writer_for
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -45,24 +48,10 @@ _DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
 
 def _engine_for(url: URL, *, must_exist: bool) -> Engine:
     if must_exist and url.get_backend_name() == "sqlite":
-        path = _sqlite_file(url)
+        path = sqlite_file(url)
         if path is not None and not path.exists():
             raise CommandError(f"{path} does not exist; run `seeder init-db` first")
     return create_seeder_engine(url)
-
-
-def _sqlite_file(url: URL) -> Path | None:
-    """The file an SQLite URL opens, or None for an in-memory database."""
-    name = url.database
-    if url.query.get("uri") in ("true", "1") and name and name.startswith("file:"):
-        # sqlite:///file:PATH?mode=ro&uri=true: an SQLite URI filename.
-        parts = urllib.parse.urlsplit(name)
-        if "memory" in urllib.parse.parse_qs(parts.query).get("mode", []) or not parts.path:
-            return None
-        return Path(urllib.parse.unquote(parts.path))
-    if not name or name == ":memory:":
-        return None
-    return Path(name)
 
 
 @contextlib.contextmanager
@@ -73,19 +62,9 @@ def _transaction(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
     except DBAPIError as error:
-        raise CommandError(_describe_database_error(url, error)) from None
+        raise CommandError(describe_database_error(url, error)) from None
     finally:
         engine.dispose()
-
-
-def _describe_database_error(url: URL, error: Exception) -> str:
-    # The driver's first line names the cause (refused, timeout, bad password, no database,
-    # read-only file, disk full) and never contains the password.
-    orig = error.orig if isinstance(error, DBAPIError) else error
-    reason = str(orig).strip().splitlines()[0] if orig else str(error)
-    if "database is locked" in reason:
-        reason += " (another seeder populate may be writing to it; try again when it is done)"
-    return f"cannot use {display_url(url)}: {reason}"
 
 
 def init_db(url: URL, echo: Callable[[str], None]) -> None:
@@ -96,6 +75,7 @@ def init_db(url: URL, echo: Callable[[str], None]) -> None:
         if current == head:
             echo(f"{display_url(url)} is already at revision {head}; nothing to do")
             return
+        _require_known_revision(url, current)
         schema.upgrade(connection)
     echo(f"{display_url(url)} upgraded from {current or 'empty'} to revision {head}")
 
@@ -103,8 +83,10 @@ def init_db(url: URL, echo: Callable[[str], None]) -> None:
 def reset_db(url: URL, echo: Callable[[str], None]) -> None:
     """Drop every table and view seeder created, then create the empty schema again."""
     with _transaction(url) as connection:
-        if schema.current_revision(connection) is None:
+        current = schema.current_revision(connection)
+        if current is None:
             raise CommandError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
+        _require_known_revision(url, current)
         schema.downgrade(connection)
         schema.upgrade(connection)
     echo(f"{display_url(url)} reset to an empty schema at revision {schema.HEAD_REVISION}")
@@ -114,8 +96,15 @@ def require_current_schema(connection: Connection, url: URL) -> None:
     """Stop unless the database is at the newest revision."""
     current, head = schema.current_revision(connection), schema.HEAD_REVISION
     if current != head:
+        _require_known_revision(url, current)
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
         raise CommandError(f"{display_url(url)} {state}; run `seeder init-db`")
+
+
+def _require_known_revision(url: URL, current: str | None) -> None:
+    if current is not None and current not in schema.known_revisions():
+        raise CommandError(f"{display_url(url)} is at revision {current}, which this seeder "
+                           f"({__version__}) does not know; upgrade seeder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,11 +122,21 @@ class Summary:
 
 def pick_seed(seed: int | None) -> int:
     """The seed to use: the given one, or a fresh random one that the caller must print."""
-    if seed is None:
-        return secrets.randbelow(2**32)
-    if not 0 <= seed <= MAX_SEED:
-        raise CommandError(f"--seed must be between 0 and {MAX_SEED}")
-    return seed
+    return secrets.randbelow(2**32) if seed is None else seed
+
+
+def _counted(scenario: Scenario, seed: int, customers: int, batch_size: int,
+             counts: dict[str, int], on_customers: Callable[[int], None]) -> Iterator[Batch]:
+    """The dataset's batches, each counted into `counts` (and customers reported) as it passes."""
+    for batch in rebatch(generate(scenario, seed, customers), batch_size):
+        counts[batch.table] += len(batch)
+        if batch.table == "customers":
+            on_customers(len(batch))
+        yield batch
+
+
+def _zero_counts() -> dict[str, int]:
+    return {table.name: 0 for table in DATA_TABLES}
 
 
 def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
@@ -146,7 +145,7 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
     """Generate the dataset and write it in one transaction: all of it, or nothing."""
     scenario = load_scenario(scenario_path)
     started_at, clock = dt.datetime.now(dt.UTC), time.perf_counter()
-    counts: collections.Counter[str] = collections.Counter()
+    counts = _zero_counts()
     engine = _engine_for(url, must_exist=True)
     interrupt = _Interrupt()
     try:
@@ -157,21 +156,19 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
                 with connection.begin():
                     _prepare(connection, url, writer, replace)
                     writer.start()
-                    batches = rebatch(generate(scenario, seed, customers), batch_size)
+                    batches = _counted(scenario, seed, customers, batch_size, counts,
+                                       on_customers)
                     encoded = ((batch, writer.encode(batch)) for batch in batches)
                     for batch, payload in _one_ahead(encoded):
                         interrupt.check()
                         writer.write(batch, payload)
-                        counts[batch.table] += len(batch)
-                        if batch.table == "customers":
-                            on_customers(len(batch))
                     interrupt.check()
                     writer.finish()
                     interrupt.check()
                     connection.execute(SeedRun.__table__.insert().values(
                         seed=seed, customers=customers, scenario=scenario.to_dict(),
                         generator_version=GENERATOR_VERSION, seeder_version=__version__,
-                        row_counts=dict(counts), started_at=started_at,
+                        row_counts=counts, started_at=started_at,
                         finished_at=dt.datetime.now(dt.UTC),
                     ))
     except KeyboardInterrupt:
@@ -179,11 +176,11 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
     except (DBAPIError, *_DRIVER_ERRORS) as error:
         if interrupt.received:  # the statement the signal cancelled
             raise CommandError(_INTERRUPTED) from None
-        raise CommandError(f"{_describe_database_error(url, error)}; nothing was written"
+        raise CommandError(f"{describe_database_error(url, error)}; nothing was written"
                            ) from None
     finally:
         engine.dispose()
-    return Summary(seed, dict(counts), time.perf_counter() - clock)
+    return Summary(seed, counts, time.perf_counter() - clock)
 
 
 def _one_ahead(items: Iterator[T]) -> Iterator[T]:
@@ -245,43 +242,36 @@ def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) ->
     if holds_data and not replace:
         raise CommandError(f"{display_url(url)} already holds a dataset; "
                            "rerun with --replace to replace it")
-    writer.clear([*DATA_TABLES, SeedRun.__table__])
+    writer.clear(DATA_TABLES)  # seed_runs keeps one row per populate, replaced ones included
 
 
 def dry_run(customers: int, seed: int, scenario_path: Path | None) -> tuple[Summary, int]:
     """Generate the dataset without writing it: rows per table and their size as CSV."""
     scenario = load_scenario(scenario_path)
-    clock = time.perf_counter()
-    counts: collections.Counter[str] = collections.Counter()
-    size = 0
-    for batch in rebatch(generate(scenario, seed, customers), DEFAULT_BATCH_SIZE):
-        counts[batch.table] += len(batch)
-        size += len(csv_lines(batch))
-    return Summary(seed, dict(counts), time.perf_counter() - clock), size
+    clock, counts = time.perf_counter(), _zero_counts()
+    batches = _counted(scenario, seed, customers, DEFAULT_BATCH_SIZE, counts, lambda n: None)
+    size = sum(len(csv_lines(batch)) for batch in batches)
+    return Summary(seed, counts, time.perf_counter() - clock), size
 
 
 def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
            on_customers: Callable[[int], None] = lambda n: None) -> Summary:
     """Write the dataset as one CSV file per table, named after the table, into `out`."""
     scenario = load_scenario(scenario_path)
-    clock = time.perf_counter()
-    counts: collections.Counter[str] = collections.Counter()
+    clock, counts = time.perf_counter(), _zero_counts()
     try:
         out.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as files:
             opened = {}
             for table in DATA_TABLES:
-                file = files.enter_context(open(out / f"{table.name}.csv", "wb"))
-                file.write(",".join(column.name for column in table.columns).encode() + b"\n")
-                opened[table.name] = file
-            for batch in rebatch(generate(scenario, seed, customers), DEFAULT_BATCH_SIZE):
+                opened[table.name] = files.enter_context(open(out / f"{table.name}.csv", "wb"))
+                opened[table.name].write(csv_header(table))
+            for batch in _counted(scenario, seed, customers, DEFAULT_BATCH_SIZE, counts,
+                                  on_customers):
                 opened[batch.table].write(csv_lines(batch))
-                counts[batch.table] += len(batch)
-                if batch.table == "customers":
-                    on_customers(len(batch))
     except OSError as error:
         raise CommandError(f"cannot write to {out}: {error.strerror}") from None
-    return Summary(seed, dict(counts), time.perf_counter() - clock)
+    return Summary(seed, counts, time.perf_counter() - clock)
 
 
 def info(url: URL) -> dict[str, Any]:

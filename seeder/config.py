@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from seeder.errors import CommandError
 
@@ -27,10 +29,11 @@ def resolve_database_url(option: str | None) -> URL:
     text = option or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise CommandError(
             "could not parse the database URL; write it as sqlite:///PATH or "
-            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with special characters in the "
+            "password percent-encoded (@ as %40, : as %3A)"
         ) from None
     backend, _, driver = url.drivername.partition("+")
     if backend not in _DRIVERS:
@@ -47,6 +50,31 @@ def resolve_database_url(option: str | None) -> URL:
 def display_url(url: URL) -> str:
     """The URL as users write it (no driver name), and never with its password."""
     return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL opens, or None for an in-memory database."""
+    name = url.database
+    if url.query.get("uri") in ("true", "1") and name and name.startswith("file:"):
+        # sqlite:///file:PATH?mode=ro&uri=true: an SQLite URI filename.
+        parts = urllib.parse.urlsplit(name)
+        if "memory" in urllib.parse.parse_qs(parts.query).get("mode", []) or not parts.path:
+            return None
+        return Path(urllib.parse.unquote(parts.path))
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
+
+
+def describe_database_error(url: URL, error: Exception) -> str:
+    """A database error as one line for the user, naming the database without its password."""
+    # The driver's first line names the cause (refused, timeout, bad password, no database,
+    # read-only file, disk full) and never contains the password.
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    reason = str(orig).strip().splitlines()[0] if orig else str(error)
+    if "database is locked" in reason:
+        reason += " (another seeder populate may be writing to it; try again when it is done)"
+    return f"cannot use {display_url(url)}: {reason}"
 
 
 def create_seeder_engine(url: URL) -> Engine:

@@ -23,9 +23,9 @@ def _text(column: np.ndarray) -> np.ndarray:
     return bytestrings.csv_field(column)
 
 
-def csv_header(batch: Batch) -> bytes:
-    """The CSV header line: the column names in table order."""
-    return ",".join(batch.columns).encode() + b"\n"
+def csv_header(table: Table) -> bytes:
+    """The CSV header line: the table's column names, in order."""
+    return ",".join(column.name for column in table.columns).encode() + b"\n"
 
 
 def csv_lines(batch: Batch) -> bytes:

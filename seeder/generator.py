@@ -16,6 +16,7 @@ referral links that point at them, come last.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import datetime as dt
 import unicodedata
@@ -31,8 +32,6 @@ from seeder.scenario import Scenario
 GENERATOR_VERSION = "1"
 # Customers per block: part of the data's definition, unrelated to any batch size.
 BLOCK_CUSTOMERS = 10_000
-# The largest seed a user may give; seeds are stored in a BIGINT column.
-MAX_SEED = 2**63 - 1
 
 _EPOCH = dt.date(1970, 1, 1)
 # VIN characters (no I, O, Q) and their check-digit values (ISO 3779 / 49 CFR 565).
@@ -167,7 +166,8 @@ class _Catalog:
 
 def _add_months(date: dt.date, months: int) -> dt.date:
     years, month = divmod(date.month - 1 + months, 12)
-    return dt.date(date.year + years, month + 1, 1 if date.day > 28 else date.day)
+    year = date.year + years
+    return dt.date(year, month + 1, min(date.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _provider(fake, name: str):
@@ -401,10 +401,16 @@ def _block_batches(catalog: _Catalog, revisit: np.ndarray, referrals: _Referrals
     referrals.reward_id[lo + np.searchsorted(referrals.rewarded[lo:hi] - (first_id - 1),
                                              owners)] = transaction_ids[rewarded_rows]
 
-    customer_ids = ids[owner]
-    yield Batch("transactions", {
-        "id": transaction_ids,
-        "uuid": _uuids(rng, transactions),
+    yield _transactions_batch(transaction_ids, _uuids(rng, transactions), ids[owner], service,
+                              day, price)
+
+
+def _transactions_batch(ids: np.ndarray, uuids: np.ndarray, customer_ids: np.ndarray,
+                        service: np.ndarray, day: np.ndarray, price: np.ndarray) -> Batch:
+    """Transactions on each customer's one car, whose id is the customer's."""
+    return Batch("transactions", {
+        "id": ids,
+        "uuid": uuids,
         "customer_id": customer_ids,
         "car_id": customer_ids,
         "service_id": service + 1,
@@ -428,16 +434,10 @@ def _reward_batches(catalog: _Catalog, referrals: _Referrals, seed: int,
         count = len(rows)
         customer_ids = referrals.rewarded[rows] + 1
         service = catalog.reward_services[rng.integers(0, len(catalog.reward_services), count)]
-        yield Batch("transactions", {
-            "id": referrals.reward_id[rows],
-            "uuid": _uuids(rng, count),
-            "customer_id": customer_ids,
-            "car_id": customer_ids,
-            "service_id": service + 1,
-            "transaction_date": _dates(rng.integers(referrals.rewarded_from[rows] + 1,
-                                                    catalog.end_day + 1)),
-            "price": np.zeros(count, dtype=np.int64),
-        })
+        uuids = _uuids(rng, count)
+        day = rng.integers(referrals.rewarded_from[rows] + 1, catalog.end_day + 1)
+        yield _transactions_batch(referrals.reward_id[rows], uuids, customer_ids, service, day,
+                                  np.zeros(count, dtype=np.int64))
     for start in range(0, len(referrals.referrer), BLOCK_CUSTOMERS):
         chunk = slice(start, start + BLOCK_CUSTOMERS)
         referrer, referred = referrals.referrer[chunk], referrals.referred[chunk]
@@ -460,13 +460,13 @@ def generate(scenario: Scenario, seed: int, customers: int) -> Iterator[Batch]:
     # of cohort c expects sum(U_k for k >= c) later visits.
     revisit = np.cumsum(rates[::-1])[::-1]
 
-    blocks = range((customers + BLOCK_CUSTOMERS - 1) // BLOCK_CUSTOMERS)
+    # (block number, index of its first customer, its number of customers)
+    blocks = [(block, start, min(BLOCK_CUSTOMERS, customers - start))
+              for block, start in enumerate(range(0, customers, BLOCK_CUSTOMERS))]
     window = _WindowCustomers()
     first_transaction_ids = []
     next_transaction_id = 1
-    for block in blocks:
-        start = block * BLOCK_CUSTOMERS
-        count = min(BLOCK_CUSTOMERS, customers - start)
+    for block, start, count in blocks:
         registered, owner, day = _plan_block(catalog, revisit, seed, block, count)
         window.add_block(catalog, start, registered, owner, day)
         first_transaction_ids.append(next_transaction_id)
@@ -475,9 +475,7 @@ def generate(scenario: Scenario, seed: int, customers: int) -> Iterator[Batch]:
     del window
 
     yield _services_batch(catalog)
-    for block in blocks:
-        start = block * BLOCK_CUSTOMERS
-        yield from _block_batches(catalog, revisit, referrals, seed, block, start + 1,
-                                  min(BLOCK_CUSTOMERS, customers - start),
+    for block, start, count in blocks:
+        yield from _block_batches(catalog, revisit, referrals, seed, block, start + 1, count,
                                   first_transaction_ids[block])
     yield from _reward_batches(catalog, referrals, seed, next_transaction_id)

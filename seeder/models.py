@@ -27,10 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Stable constraint and index names on every backend, so migrations and writers can name them.
+# Stable constraint names on every backend, so migrations and writers can name them (indexes
+# are named explicitly below).
 NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -137,6 +136,10 @@ class ReferralLink(Base):
     referred_on: Mapped[dt.date] = mapped_column(Date)
     referrer_reward_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"))
     referred_reward_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"))
+
+
+# The largest seed a user may give: seed_runs.seed is a BIGINT.
+MAX_SEED = 2**63 - 1
 
 
 class SeedRun(Base):

@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from seeder.errors import CommandError
+from seeder.models import Car, Service
+
+# Names become column values: they must fit the columns on every backend.
+_MAKE_LENGTH, _MODEL_LENGTH = Car.__table__.c.make.type.length, Car.__table__.c.model.type.length
+_FIELD_LENGTH, _SERVICE_LENGTH = (Service.__table__.c.category.type.length,
+                                  Service.__table__.c.name.type.length)
+# Later visits per customer and cohort window; far above the notebook's 0.35, and low enough
+# that a dataset cannot grow unboundedly large.
+_MAX_REVISIT_RATE = 10.0
 
 DEFAULT_MAKES: dict[str, tuple[str, ...]] = {
     "Hyundai": ("Tucson", "Accent", "Elantra", "Sonata", "Santa_Fe"),
@@ -187,8 +196,8 @@ def _rate_range(rate: list[Any]) -> tuple[float, float]:
                                   for r in rate)):
         raise _Invalid("revisit_rate", "must be two numbers [low, high]")
     low, high = float(rate[0]), float(rate[1])
-    if not 0 <= low <= high:
-        raise _Invalid("revisit_rate", "must satisfy 0 <= low <= high")
+    if not 0 <= low <= high <= _MAX_REVISIT_RATE:
+        raise _Invalid("revisit_rate", f"must satisfy 0 <= low <= high <= {_MAX_REVISIT_RATE:g}")
     return low, high
 
 
@@ -199,6 +208,9 @@ def _makes(makes: Any) -> dict[str, tuple[str, ...]]:
         if (not isinstance(models, list | tuple) or not models
                 or not all(isinstance(model, str) and model for model in models)):
             raise _Invalid(f"makes.{make}", "must be a non-empty list of model names")
+        _check_length(f"makes.{make}", make, _MAKE_LENGTH)
+        for model in models:
+            _check_length(f"makes.{make}", model, _MODEL_LENGTH)
     return {make: tuple(models) for make, models in makes.items()}
 
 
@@ -209,9 +221,11 @@ def _services(services: Any) -> dict[str, dict[str, tuple[int, int]]]:
     for field, priced in services.items():
         if not isinstance(priced, dict) or not priced:
             raise _Invalid(f"services.{field}", "must be a non-empty table of service = [min, max]")
+        _check_length(f"services.{field}", field, _FIELD_LENGTH)
         result[field] = {}
         for name, bounds in priced.items():
             key = f"services.{field}.{name}"
+            _check_length(key, name, _SERVICE_LENGTH)
             if (not isinstance(bounds, list | tuple) or len(bounds) != 2
                     or not all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)):
                 raise _Invalid(key, "must be two integers [min_price, max_price]")
@@ -219,6 +233,11 @@ def _services(services: Any) -> dict[str, dict[str, tuple[int, int]]]:
                 raise _Invalid(key, "must satisfy 0 <= min_price <= max_price")
             result[field][name] = (bounds[0], bounds[1])
     return result
+
+
+def _check_length(key: str, name: str, limit: int) -> None:
+    if len(name) > limit:
+        raise _Invalid(key, f"{name[:20]!r}... is longer than {limit} characters")
 
 
 def _check_consistency(scenario: Scenario) -> None:

@@ -35,6 +35,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def known_revisions() -> set[str]:
+    """Every revision of this seeder's migration chain."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
+
+
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, or None when seeder's schema is not there."""
     if not inspect(connection).has_table("alembic_version"):

@@ -188,10 +188,28 @@ def test_bad_populate_options(option: str, value: str, tmp_path: Path) -> None:
     "mysql://root@127.0.0.1/shop",
     "postgresql+asyncpg://postgres@127.0.0.1/shop",
     "not a url",
+    "postgresql://bob:p@ss:w0rd@127.0.0.1/shop",  # '@' and ':' in a password not encoded
+    "postgresql://postgres@127.0.0.1:abc/shop",
 ])
 @pytest.mark.parametrize("args", [["init-db"], ["populate", "--customers", "5", "--seed", "1"]])
 def test_unsupported_url(url: str, args: list[str]) -> None:
-    one_line_error(invoke(url, *args))
+    error = one_line_error(invoke(url, *args))
+    assert "w0rd" not in error
+
+
+@pytest.mark.parametrize("args", [["init-db"], ["reset-db", "--yes"], ["info"],
+                                  ["populate", "--customers", "5", "--seed", "1"]])
+def test_database_from_a_newer_seeder_says_upgrade_seeder(database_url: str,
+                                                          args: list[str]) -> None:
+    ok(invoke(database_url, "init-db"))
+    engine = create_seeder_engine(resolve_database_url(database_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    error = one_line_error(invoke(database_url, *args))
+    assert "9999" in error and "upgrade seeder" in error
+    with create_seeder_engine(resolve_database_url(database_url)).connect() as conn:
+        assert schema.current_revision(conn) == "9999"
 
 
 COMMANDS = [

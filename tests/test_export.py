@@ -137,7 +137,7 @@ def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
 
 
 def test_golden_digests(tmp_path: Path) -> None:
-    """The export of 2,000 customers, seed 20240101, default scenario, is pinned by SHA-256.
+    """The export of 25,000 customers, seed 20240101, default scenario, is pinned by SHA-256.
 
     If this fails, the generated data changed for an unchanged seed and scenario. If that is
     intended, bump seeder.generator.GENERATOR_VERSION and write the new golden file from the

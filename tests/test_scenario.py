@@ -257,6 +257,7 @@ BAD_VALUES = [
     ("revisit_rate = [-0.1, 0.1]\n", "revisit_rate"),
     ("revisit_rate = ['low', 'high']\n", "revisit_rate"),
     ("revisit_rate = 0.2\n", "revisit_rate"),
+    ("revisit_rate = [1e6, 1e6]\n", "revisit_rate"),  # would not fit in memory
     # types
     ("start = '2021-01-01'\n", "start"),
     ("start = 2021-01-01T00:00:00\n", "start"),
@@ -275,6 +276,11 @@ BAD_VALUES = [
     ("[makes]\nBMW = 'M3'\n", "makes.BMW"),
     ("[makes]\nBMW = []\n", "makes.BMW"),
     ("[makes]\nBMW = ['M3', 4]\n", "makes.BMW"),
+    # names longer than their columns (PostgreSQL would refuse them at load time)
+    (f"[makes]\nBMW = ['{'M' * 51}']\n", "makes.BMW"),
+    (f"[makes]\n{'B' * 51} = ['M3']\n", f"makes.{'B' * 51}"),
+    (f"[services.oil]\n{'s' * 51} = [1, 2]\n", f"services.oil.{'s' * 51}"),
+    (f"[services.{'o' * 51}]\nchange = [1, 2]\n", f"services.{'o' * 51}"),
 ]
 
 

@@ -63,5 +63,6 @@ class SQLiteWriter:
             self._connection.execute(CreateIndex(index))
         broken = self._connection.exec_driver_sql("PRAGMA foreign_key_check").first()
         if broken is not None:
-            raise CommandError(f"generated data breaks a foreign key of table {broken[0]}")
+            raise CommandError(f"generated data breaks a foreign key of table {broken[0]}; "
+                               "this is a seeder bug: please report it with the seed and size")
 
