@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import CommandFailed, measure, seeder_command, table
 
 GENERATE_ONLY = """
 import sys, time
@@ -34,32 +33,6 @@ print(rows, time.perf_counter() - wall, time.process_time() - cpu)
 """
 
 
-def seeder_command() -> list[str]:
-    """The `seeder` console script of this interpreter's environment, else `python -m seeder`."""
-    script = Path(sys.executable).with_name("seeder")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("seeder")
-    return [found] if found else [sys.executable, "-m", "seeder"]
-
-
-def measure(command: list[str]) -> dict:
-    """Run one child; its wall time, user+sys CPU, peak RSS (MiB) and stdout."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        sys.exit(f"command failed ({process.returncode}): {' '.join(command)}\n{stderr}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss": usage.ru_maxrss / 1024, "stdout": stdout}
-
-
 def count_lines(path: Path) -> int:
     """Line breaks in a file, read in chunks so that this process stays small (see measure)."""
     lines = 0
@@ -67,18 +40,6 @@ def count_lines(path: Path) -> int:
         while chunk := file.read(1 << 20):
             lines += chunk.count(b"\n")
     return lines
-
-
-def table(headers: list[str], rows: list[list]) -> str:
-    """A plain table: first column left-aligned, the rest right-aligned."""
-    cells = [headers] + [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = []
-    for row in cells:
-        lines.append("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
-                               for i, cell in enumerate(row)).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -140,4 +101,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except CommandFailed as error:
+        sys.exit(f"command failed ({error.returncode}): {' '.join(error.command)}\n"
+                 f"{error.stderr}")

@@ -29,54 +29,28 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measure as measure_child
+from measure import seeder_command, table
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_PREFIX = "seeder_bench_"
 # The order the plain loaders load the tables in: foreign-key order.
 LOAD_ORDER = ["services", "customers", "cars", "transactions", "referral_links"]
-# What seeder's writers set for a load (seeder/writers/postgresql.py, seeder/writers/sqlite.py).
-PG_MAINTENANCE_WORK_MEM = "512MB"
 SMALL_RUN_CUSTOMERS = 5000
 SMALL_RUN_REPEATS = 3
 
 
-def seeder_command() -> list[str]:
-    """The `seeder` console script of this interpreter's environment, else `python -m seeder`."""
-    script = Path(sys.executable).with_name("seeder")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("seeder")
-    return [found] if found else [sys.executable, "-m", "seeder"]
-
-
 SEEDER = seeder_command()
-
-
-def measure(command: list[str], stdin_path: Path | None = None) -> dict:
-    """Run one child; its wall time, user+sys CPU and peak RSS (MiB) from os.wait4."""
-    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
-          open(stdin_path or os.devnull, "rb") as stdin):
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if process.returncode != 0 or "Error" in stderr:
-        raise RuntimeError(f"command failed ({process.returncode}): {' '.join(command)}\n"
-                           f"{stdout}\n{stderr}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss": usage.ru_maxrss / 1024, "stdout": stdout}
+# A load also counts as failed if its client reports an error on stderr but exits 0.
+measure = functools.partial(measure_child, error_marker="Error")
 
 
 def run(command: list[str], stdin: str | None = None) -> str:
@@ -104,6 +78,7 @@ import json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 from seeder.models import DATA_TABLES
+from seeder.writers.postgresql import MAINTENANCE_WORK_MEM
 
 def sql(element, dialect):
     return str(element.compile(dialect=dialect)).strip() + ";"
@@ -123,6 +98,8 @@ print(json.dumps({
                 + [sql(AddConstraint(fk), pg) for fk in foreign_keys],
     "sqlite_drop": [sql(DropIndex(index), lite) for index in indexes],
     "sqlite_create": [sql(CreateIndex(index), lite) for index in indexes],
+    # What seeder's PostgreSQL writer sets for a load.
+    "pg_maintenance_work_mem": MAINTENANCE_WORK_MEM,
 }))
 """
 DDL: dict = {}
@@ -217,8 +194,9 @@ def bench_postgres(databases: PostgresDatabases, directory: Path, work: Path, si
     databases.drop_url(url)
 
     before, after = DDL["pg_before"], DDL["pg_after"]
+    work_mem = DDL["pg_maintenance_work_mem"]
     script = work / "pg_restore_way.sql"
-    script.write_text("\n".join([f"SET LOCAL maintenance_work_mem = '{PG_MAINTENANCE_WORK_MEM}';",
+    script.write_text("\n".join([f"SET LOCAL maintenance_work_mem = '{work_mem}';",
                                  *before, *pg_copy_lines(directory), *after]) + "\n")
     url = databases.fresh("restore_way")
     quiet_flush(databases.admin_url)
@@ -301,18 +279,6 @@ def small_populate(work: Path, seed: int) -> list[float]:
 def check(actual: dict[str, int], expected: dict[str, int], what: str) -> None:
     if actual != expected:
         raise RuntimeError(f"{what}: loaded {actual}, the CSV files hold {expected}")
-
-
-def table(headers: list[str], rows: list[list]) -> str:
-    """A plain table: first column left-aligned, the rest right-aligned."""
-    cells = [headers] + [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = []
-    for row in cells:
-        lines.append("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
-                               for i, cell in enumerate(row)).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 LABELS = {

@@ -17,7 +17,7 @@ from seeder.generator import Batch
 from seeder.models import DATA_TABLES
 
 # Index builds are sort-bound; more memory than the 64 MB default makes them much faster.
-_MAINTENANCE_WORK_MEM = "512MB"
+MAINTENANCE_WORK_MEM = "512MB"
 
 
 class PostgresWriter:
@@ -38,7 +38,7 @@ class PostgresWriter:
 
     def start(self) -> None:
         execute = self._connection.execute
-        execute(text(f"SET LOCAL maintenance_work_mem = '{_MAINTENANCE_WORK_MEM}'"))
+        execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
         for constraint in self._foreign_keys:
             execute(DropConstraint(constraint))
         for index in self._indexes:
