@@ -67,7 +67,7 @@ def _binary_field(column: np.ndarray, sql_type) -> list[np.ndarray]:
         value = _be_bytes(column.astype(">i4"))
     else:
         raise TypeError(f"no binary COPY encoding for {sql_type!r}")
-    width = np.full((len(column), 4), 0, dtype=np.uint8)
+    width = np.zeros((len(column), 4), dtype=np.uint8)
     width[:, 3] = value.shape[1]
     return [width, value]
 

@@ -34,7 +34,7 @@ class PostgresWriter:
     def clear(self, tables: list[Table]) -> None:
         names = ", ".join(self._connection.dialect.identifier_preparer.format_table(t)
                           for t in tables)
-        self._connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+        self._connection.exec_driver_sql(f"TRUNCATE {names}")
 
     def start(self) -> None:
         execute = self._connection.execute
