@@ -169,8 +169,14 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
                    f"seed {summary.seed}; nothing was written")
         return
     with _progress(customers) as bar:
+
+        def on_customers(count: int) -> None:
+            bar.update(count)
+            if bar.n >= customers:  # what is left takes seconds at scale: say what it is
+                bar.set_postfix_str("last rows, then indexes and keys")
+
         summary = commands.populate(url, customers, seed, scenario, replace=replace,
-                                    batch_size=batch_size, on_customers=bar.update)
+                                    batch_size=batch_size, on_customers=on_customers)
     _print_summary(summary, f"Wrote to {display_url(url)}:")
 
 
