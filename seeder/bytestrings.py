@@ -12,12 +12,10 @@ import numpy as np
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _DASHES = (8, 13, 18, 23)
 _UUID_HEX_POSITIONS = [i for i in range(36) if i not in _DASHES]
-_NIBBLE = np.zeros(256, dtype=np.uint8)
-_NIBBLE[_HEX] = np.arange(16)
 
 
 def as_matrix(column: np.ndarray) -> np.ndarray:
-    """The bytes of an `S` column as an (n, itemsize) uint8 matrix, without copying."""
+    """The bytes of an `S` or `V` column as an (n, itemsize) uint8 matrix, without copying."""
     return column.view(np.uint8).reshape(len(column), column.dtype.itemsize)
 
 
@@ -85,13 +83,6 @@ def join(parts: list[np.ndarray | bytes]) -> bytes:
     return _gather(parts)[0].tobytes()
 
 
-def uuid_bytes(column: np.ndarray) -> np.ndarray:
-    """Canonical UUID text as an (n, 16) matrix of the UUIDs' raw bytes."""
-    hexdigits = as_matrix(column)[:, _UUID_HEX_POSITIONS]
-    nibbles = _NIBBLE[hexdigits]
-    return (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-
-
 def decimal(values: np.ndarray) -> np.ndarray:
     """Non-negative integers as decimal text."""
     values = np.asarray(values, dtype=np.int64)
@@ -108,11 +99,9 @@ def decimal(values: np.ndarray) -> np.ndarray:
     return from_matrix(matrix)
 
 
-def uuid_text(raw: np.ndarray) -> np.ndarray:
-    """(n, 16) random bytes as canonical version-4 UUID text (36 characters)."""
-    raw = raw.copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+def uuid_text(column: np.ndarray) -> np.ndarray:
+    """A column of 16-byte UUIDs (`V16`) as their canonical 36-character text."""
+    raw = as_matrix(column)
     out = np.full((len(raw), 36), ord("-"), dtype=np.uint8)
     hexdigits = np.empty((len(raw), 32), dtype=np.uint8)
     hexdigits[:, 0::2] = _HEX[raw >> 4]

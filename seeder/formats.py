@@ -20,6 +20,8 @@ def _text(column: np.ndarray) -> np.ndarray:
         return bytestrings.decimal(column)
     if column.dtype.kind == "M":
         return column.astype("S10")  # ISO 8601 dates
+    if column.dtype.kind == "V":
+        return bytestrings.uuid_text(column)
     return bytestrings.csv_field(column)
 
 
@@ -45,6 +47,8 @@ def python_rows(batch: Batch) -> list[tuple]:
             columns.append(column.tolist())
         elif column.dtype.kind == "M":
             columns.append(column.astype("U10").tolist())
+        elif column.dtype.kind == "V":
+            columns.append(bytestrings.decode(bytestrings.uuid_text(column)))
         else:
             columns.append(bytestrings.decode(column))
     return list(zip(*columns, strict=True))
@@ -56,7 +60,7 @@ def _binary_field(column: np.ndarray, sql_type) -> list[np.ndarray]:
         length = np.strings.str_len(column).astype(">i4")
         return [_be_bytes(length), column]
     if isinstance(sql_type, Uuid):
-        value = bytestrings.uuid_bytes(column)
+        value = bytestrings.as_matrix(column)
     elif isinstance(sql_type, Date):
         value = _be_bytes((column - _POSTGRES_EPOCH).astype(">i4"))
     elif isinstance(sql_type, BigInteger):

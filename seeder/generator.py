@@ -68,7 +68,8 @@ def _rng(seed: int, stream: _Stream, block: int = 0) -> np.random.Generator:
 class Batch:
     """Rows of one table: a NumPy array per column, in the table's column order.
 
-    Integers are int64, dates datetime64[D], text UTF-8 `S` arrays.
+    Integers are int64, dates datetime64[D], text UTF-8 `S` arrays, UUIDs 16-byte `V16`
+    values (each encoding writes them as text or raw bytes, as its target wants).
     """
 
     table: str
@@ -291,7 +292,11 @@ def _pair_referrals(catalog: _Catalog, seed: int, window: _WindowCustomers) -> _
 
 
 def _uuids(rng: np.random.Generator, count: int) -> np.ndarray:
-    return bytestrings.uuid_text(rng.integers(0, 256, (count, 16), dtype=np.uint8))
+    """Random version-4 UUIDs as 16-byte values."""
+    raw = rng.integers(0, 256, (count, 16), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.view("V16").ravel()
 
 
 def _phones(catalog: _Catalog, rng: np.random.Generator, count: int) -> np.ndarray:
