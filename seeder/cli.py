@@ -18,12 +18,12 @@ from seeder.config import (
     display_url,
     resolve_database_url,
 )
-from seeder.errors import CommandError
+from seeder.errors import SeederError
 from seeder.models import MAX_SEED
 
 
 class _Group(click.Group):
-    """Turns CommandError into one line on stderr and exit status 1, and a usage error (bad
+    """Turns SeederError into one line on stderr and exit status 1, and a usage error (bad
     option value, unknown command) into one line and exit status 2; never a traceback."""
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
@@ -41,7 +41,7 @@ class _Group(click.Group):
             raise
         except click.UsageError as error:  # a command's options, or an unknown command
             _usage_error(error)
-        except CommandError as error:
+        except SeederError as error:
             click.echo(f"seeder: error: {error}", err=True)
             ctx.exit(1)
 

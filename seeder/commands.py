@@ -1,6 +1,6 @@
 """What each `seeder` command does, as plain functions; the CLI only parses and prints.
 
-Every function raises CommandError for a problem the user can fix.
+Every function raises SeederError for a problem the user can fix.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from seeder.config import (
     display_url,
     sqlite_file,
 )
-from seeder.errors import CommandError
+from seeder.errors import SeederError
 from seeder.formats import csv_header, csv_lines
 from seeder.generator import GENERATOR_VERSION, Batch, generate, rebatch
 from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
@@ -50,7 +50,7 @@ def _engine_for(url: URL, *, must_exist: bool) -> Engine:
     if must_exist and url.get_backend_name() == "sqlite":
         path = sqlite_file(url)
         if path is not None and not path.exists():
-            raise CommandError(f"{path} does not exist; run `seeder init-db` first")
+            raise SeederError(f"{path} does not exist; run `seeder init-db` first")
     return create_seeder_engine(url)
 
 
@@ -62,7 +62,7 @@ def _transaction(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
     except DBAPIError as error:
-        raise CommandError(describe_database_error(url, error)) from None
+        raise SeederError(describe_database_error(url, error)) from None
     finally:
         engine.dispose()
 
@@ -85,7 +85,7 @@ def reset_db(url: URL, echo: Callable[[str], None]) -> None:
     with _transaction(url) as connection:
         current = schema.current_revision(connection)
         if current is None:
-            raise CommandError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
+            raise SeederError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
         _require_known_revision(url, current)
         schema.downgrade(connection)
         schema.upgrade(connection)
@@ -98,12 +98,12 @@ def require_current_schema(connection: Connection, url: URL) -> None:
     if current != head:
         _require_known_revision(url, current)
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
-        raise CommandError(f"{display_url(url)} {state}; run `seeder init-db`")
+        raise SeederError(f"{display_url(url)} {state}; run `seeder init-db`")
 
 
 def _require_known_revision(url: URL, current: str | None) -> None:
     if current is not None and current not in schema.known_revisions():
-        raise CommandError(f"{display_url(url)} is at revision {current}, which this seeder "
+        raise SeederError(f"{display_url(url)} is at revision {current}, which this seeder "
                            f"({__version__}) does not know; upgrade seeder")
 
 
@@ -172,11 +172,11 @@ def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
                         finished_at=dt.datetime.now(dt.UTC),
                     ))
     except KeyboardInterrupt:
-        raise CommandError(_INTERRUPTED) from None
+        raise SeederError(_INTERRUPTED) from None
     except (DBAPIError, *_DRIVER_ERRORS) as error:
         if interrupt.received:  # the statement the signal cancelled
-            raise CommandError(_INTERRUPTED) from None
-        raise CommandError(f"{describe_database_error(url, error)}; nothing was written"
+            raise SeederError(_INTERRUPTED) from None
+        raise SeederError(f"{describe_database_error(url, error)}; nothing was written"
                            ) from None
     finally:
         engine.dispose()
@@ -234,13 +234,13 @@ def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) ->
     if connection.dialect.name == "postgresql":
         locked = connection.scalar(select(func.pg_try_advisory_xact_lock(_POPULATE_LOCK_KEY)))
         if not locked:
-            raise CommandError(f"another seeder populate is writing to {display_url(url)}; "
+            raise SeederError(f"another seeder populate is writing to {display_url(url)}; "
                                "try again when it is done")
     # (SQLite: BEGIN IMMEDIATE has already taken the database's write lock.)
     require_current_schema(connection, url)
     holds_data = connection.scalar(select(exists(select(Customer.id)) | exists(select(Service.id))))
     if holds_data and not replace:
-        raise CommandError(f"{display_url(url)} already holds a dataset; "
+        raise SeederError(f"{display_url(url)} already holds a dataset; "
                            "rerun with --replace to replace it")
     writer.clear(DATA_TABLES)  # seed_runs keeps one row per populate, replaced ones included
 
@@ -270,7 +270,7 @@ def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
                                   on_customers):
                 opened[batch.table].write(csv_lines(batch))
     except OSError as error:
-        raise CommandError(f"cannot write to {out}: {error.strerror}") from None
+        raise SeederError(f"cannot write to {out}: {error.strerror}") from None
     return Summary(seed, counts, time.perf_counter() - clock)
 
 

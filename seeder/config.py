@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from seeder.errors import CommandError
+from seeder.errors import SeederError
 
 DEFAULT_DATABASE_URL = "sqlite:///seeder.db"
 DATABASE_URL_ENV = "SEEDER_DATABASE_URL"
@@ -30,18 +30,18 @@ def resolve_database_url(option: str | None) -> URL:
     try:
         url = make_url(text)
     except (ArgumentError, ValueError):
-        raise CommandError(
+        raise SeederError(
             "could not parse the database URL; write it as sqlite:///PATH or "
             "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, with special characters in the "
             "password percent-encoded (@ as %40, : as %3A)"
         ) from None
     backend, _, driver = url.drivername.partition("+")
     if backend not in _DRIVERS:
-        raise CommandError(
+        raise SeederError(
             f"unsupported database URL scheme {url.drivername!r}; use sqlite:/// or postgresql://"
         )
     if backend != "sqlite" and driver not in ("", "psycopg"):
-        raise CommandError(
+        raise SeederError(
             f"unsupported PostgreSQL driver {driver!r}; use postgresql:// (seeder uses psycopg 3)"
         )
     return url.set(drivername=_DRIVERS[backend])

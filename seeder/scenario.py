@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from seeder.errors import CommandError
+from seeder.errors import ScenarioError
 from seeder.models import Car, Service
 
 # Names become column values: they must fit the columns on every backend.
@@ -110,18 +110,18 @@ def load_scenario(path: Path | None) -> Scenario:
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
-        raise CommandError(f"cannot read scenario file {path}: {error.strerror}") from None
+        raise ScenarioError(f"cannot read scenario file {path}: {error.strerror}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise CommandError(f"{path}: not valid TOML: not UTF-8 text (at line {line})") from None
+        raise ScenarioError(f"{path}: not valid TOML: not UTF-8 text (at line {line})") from None
     except tomllib.TOMLDecodeError as error:
-        raise CommandError(f"{path}: not valid TOML: {error}") from None
+        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
     try:
         return _scenario_from(data)
     except _Invalid as error:
-        raise CommandError(f"{path}: {error.key}: {error.reason}") from None
+        raise ScenarioError(f"{path}: {error.key}: {error.reason}") from None
 
 
 class _Invalid(Exception):

@@ -93,7 +93,7 @@ def ok(result: Result) -> Result:
 def one_line_error(result: Result) -> str:
     """The single `seeder: error:` line of a failed command, after checking how it failed."""
     assert result.exit_code != 0, result.output
-    # A CommandError ends in SystemExit; anything else escaped the CLI (a traceback for users).
+    # A SeederError ends in SystemExit; anything else escaped the CLI (a traceback for users).
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]

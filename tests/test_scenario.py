@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from seeder import bytestrings
 from seeder.cli import cli
-from seeder.errors import CommandError
+from seeder.errors import ScenarioError
 from seeder.generator import generate
 from seeder.scenario import DEFAULT_MAKES, DEFAULT_SERVICES, Referral, Scenario, load_scenario
 
@@ -31,7 +31,7 @@ def write(tmp_path: Path, content: str | bytes, name: str = "scenario.toml") -> 
 
 
 def rejection(path: Path) -> str:
-    with pytest.raises(CommandError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     return str(caught.value)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Table
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from seeder.errors import CommandError
+from seeder.errors import SeederError
 from seeder.formats import python_rows
 from seeder.generator import Batch
 from seeder.models import DATA_TABLES
@@ -63,6 +63,6 @@ class SQLiteWriter:
             self._connection.execute(CreateIndex(index))
         broken = self._connection.exec_driver_sql("PRAGMA foreign_key_check").first()
         if broken is not None:
-            raise CommandError(f"generated data breaks a foreign key of table {broken[0]}; "
+            raise SeederError(f"generated data breaks a foreign key of table {broken[0]}; "
                                "this is a seeder bug: please report it with the seed and size")
 
