@@ -27,7 +27,7 @@ from seeder.scenario import Scenario
 customers, seed = int(sys.argv[1]), int(sys.argv[2])
 wall, cpu = time.perf_counter(), time.process_time()
 rows = 0
-for batch in generate(Scenario(), seed, customers):
+for batch in generate(customers=customers, seed=seed):
     rows += len(batch)
 print(rows, time.perf_counter() - wall, time.process_time() - cpu)
 """

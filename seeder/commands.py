@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from seeder import __version__, schema
+from seeder.batch import Batch, rebatch
 from seeder.config import (
     create_seeder_engine,
     describe_database_error,
@@ -31,7 +32,7 @@ from seeder.config import (
 )
 from seeder.errors import SeederError
 from seeder.formats import csv_header, csv_lines
-from seeder.generator import GENERATOR_VERSION, Batch, generate, rebatch
+from seeder.generator import GENERATOR_VERSION, generate
 from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
 from seeder.scenario import Scenario, load_scenario
 from seeder.writers import Writer, writer_for
@@ -128,7 +129,7 @@ def pick_seed(seed: int | None) -> int:
 def _counted(scenario: Scenario, seed: int, customers: int, batch_size: int,
              counts: dict[str, int], on_customers: Callable[[int], None]) -> Iterator[Batch]:
     """The dataset's batches, each counted into `counts` (and customers reported) as it passes."""
-    for batch in rebatch(generate(scenario, seed, customers), batch_size):
+    for batch in rebatch(generate(customers=customers, seed=seed, scenario=scenario), batch_size):
         counts[batch.table] += len(batch)
         if batch.table == "customers":
             on_customers(len(batch))

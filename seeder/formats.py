@@ -7,7 +7,7 @@ import numpy as np
 from sqlalchemy import BigInteger, Date, Integer, SmallInteger, String, Table, Uuid
 
 from seeder import bytestrings
-from seeder.generator import Batch
+from seeder.batch import Batch
 
 # Binary COPY: a signature, flags and header-extension length before the rows, -1 after.
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8

@@ -1,17 +1,28 @@
-"""The notebook's statistical model as a deterministic, streaming NumPy generator.
+"""The notebook's statistical model as a deterministic NumPy generator, in four stages.
 
 Nothing here touches a database. `generate()` yields batches of rows per table, in foreign-key
-order, with integer keys assigned here.
+order, with integer keys assigned here. The dataset is defined per block of BLOCK_CUSTOMERS
+customers, and each stage is a pure function of the values the stages before it hand forward:
 
-Randomness is derived from the seed per purpose and per fixed block of customers, never from
-one sequential stream, so a block's rows depend only on (seed, scenario, block number): blocks
-could be generated in parallel and the data does not depend on any batch size. Two passes run
-over the blocks: the first (cheap) draws registrations and visit dates only, to find who is
-active in the referral window and how many transactions each block has; referrals are paired
-globally from that bookkeeping (8 bytes for each customer seen in the window, nothing for
-the others); the second pass regenerates each block
-with every detail and streams it out. Reward transactions that have to be created, and the
-referral links that point at them, come last.
+1. plan_block(catalog, seed, revisit, block) -> BlockPlan: registration days and the (owner,
+   day) of every transaction of the block, from the PLAN stream of that block alone.
+   summarize(...) reduces it to a BlockSummary: its number of transactions, and who in it is
+   active in the referral window (first visit there) or registered inside it.
+2. plan_dataset(catalog, seed, summaries) -> DatasetPlan: the global reduce. Transaction ids
+   per block (from the counts), and the referral Pairing (from the window customers of every
+   block and the REFERRAL stream).
+3. block_rows(catalog, seed, dataset, block) -> BlockRows: the block's customers, cars and
+   transactions, and which of its transactions became a rewarded customer's free service; a
+   function of (seed, scenario, DatasetPlan, block number) only (the block's plan is drawn
+   again from its PLAN stream, the details from its DETAIL stream).
+4. reward_rows(catalog, seed, dataset, found) -> the created free transactions (for rewarded
+   customers with no eligible transaction of their own, from REWARD streams per chunk) and the
+   referral links; `found` is every block's BlockRows.reward_ids, in block order.
+
+`revisit` (each cohort's expected later visits) comes from the RUN stream and the scenario.
+Memory: stage 1's summaries hold 8 bytes per window-active customer and 8 per customer who
+registered inside the window (int32 index and day); the pairing holds the pairs. Everything
+else is per block (or per chunk of BLOCK_CUSTOMERS rewards) and freed before the next.
 """
 
 from __future__ import annotations
@@ -20,18 +31,23 @@ import calendar
 import dataclasses
 import datetime as dt
 import unicodedata
-from collections.abc import Iterator
-from enum import IntEnum
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from seeder import bytestrings
+from seeder.batch import Batch
+from seeder.cancel import Cancellation
+from seeder.errors import InvalidArgument
 from seeder.scenario import Scenario
+from seeder.streams import Stream, rng
 
 # Bump whenever the generated data changes for the same seed and scenario.
 GENERATOR_VERSION = "1"
 # Customers per block: part of the data's definition, unrelated to any batch size.
 BLOCK_CUSTOMERS = 10_000
+# The largest seed: seed_runs.seed is a BIGINT.
+MAX_SEED = 2**63 - 1
 
 _EPOCH = dt.date(1970, 1, 1)
 # VIN characters (no I, O, Q) and their check-digit values (ISO 3779 / 49 CFR 565).
@@ -46,48 +62,6 @@ _VIN_YEAR_CODES = b"ABCDEFGHJKLMNPRSTVWXY123456789"  # 1980, 1981, ... repeating
 # World manufacturer identifiers of the notebook's makes; other makes get one from their name.
 _WMI = {"Hyundai": b"KMH", "Honda": b"1HG", "Volkswagen": b"WVW", "BMW": b"WBA",
         "Volvo": b"YV1", "Ford": b"1FA"}
-
-
-class _Stream(IntEnum):
-    """Independent random streams, each keyed by (seed, stream, block)."""
-
-    RUN = 0
-    PLAN = 1
-    DETAIL = 2
-    REFERRAL = 3
-    REWARD = 4
-
-
-def _rng(seed: int, stream: _Stream, block: int = 0) -> np.random.Generator:
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(stream), block)))
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class Batch:
-    """Rows of one table: a NumPy array per column, in the table's column order.
-
-    Integers are int64, dates datetime64[D], text UTF-8 `S` arrays, UUIDs 16-byte `V16`
-    values (each encoding writes them as text or raw bytes, as its target wants).
-    """
-
-    table: str
-    columns: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(next(iter(self.columns.values())))
-
-    def slice(self, start: int, stop: int) -> Batch:
-        """Rows start..stop-1 of this batch."""
-        return Batch(self.table, {name: col[start:stop] for name, col in self.columns.items()})
-
-
-def rebatch(batches: Iterator[Batch], size: int) -> Iterator[Batch]:
-    """The same rows in batches of at most `size` rows."""
-    for batch in batches:
-        for start in range(0, len(batch), size):
-            yield batch.slice(start, start + size)
 
 
 def _day(date: dt.date) -> int:
@@ -111,7 +85,7 @@ def _choice_probabilities(pool) -> tuple[list[str], np.ndarray | None]:
     return list(pool), None
 
 
-class _Catalog:
+class Catalog:
     """Everything derived once from the scenario: day numbers, lookup tables, Faker pools."""
 
     def __init__(self, scenario: Scenario) -> None:
@@ -190,120 +164,19 @@ def _derived_wmi(make: str) -> bytes:
     return (letters + _derived_code(make, 3))[:3]
 
 
-def _plan_block(catalog: _Catalog, revisit: np.ndarray, seed: int, block: int,
-                customers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Registration days, and every transaction's (owner, day) sorted by owner then day."""
-    rng = _rng(seed, _Stream.PLAN, block)
-    registered = catalog.start_day + rng.integers(0, catalog.end_day - catalog.start_day,
-                                                  customers)
-    cohort = np.searchsorted(catalog.cohort_starts, registered, side="right") - 1
-    later = rng.poisson(revisit[cohort])
-    later_owner = np.repeat(np.arange(customers), later)
-    later_day = rng.integers(registered[later_owner] + 1, catalog.end_day + 1)
-    owner = np.concatenate([np.arange(customers), later_owner])
-    day = np.concatenate([registered, later_day])
-    order = np.lexsort((day, owner))
-    return registered, owner[order], day[order]
-
-
-@dataclasses.dataclass
-class _WindowCustomers:
-    """The only bookkeeping kept across blocks: who is active in the referral window (and the
-    day of their first visit there), and who registered inside it (and when). Ids ascend."""
-
-    active: list[np.ndarray] = dataclasses.field(default_factory=list)
-    first_visit: list[np.ndarray] = dataclasses.field(default_factory=list)
-    new: list[np.ndarray] = dataclasses.field(default_factory=list)
-    registered: list[np.ndarray] = dataclasses.field(default_factory=list)
-
-    def add_block(self, catalog: _Catalog, first_index: int, registered: np.ndarray,
-                  owner: np.ndarray, day: np.ndarray) -> None:
-        start, end = catalog.window
-        inside = (day >= start) & (day <= end)
-        owners, first = np.unique(owner[inside], return_index=True)
-        self.active.append((first_index + owners).astype(np.int32))
-        self.first_visit.append(day[inside][first].astype(np.int32))
-        new = np.flatnonzero((registered >= start) & (registered <= end))
-        self.new.append((first_index + new).astype(np.int32))
-        self.registered.append(registered[new].astype(np.int32))
-
-
-@dataclasses.dataclass
-class _Referrals:
-    """Referral pairs (0-based customer indexes) and each rewarded customer's reward."""
-
-    referrer: np.ndarray
-    referred: np.ndarray
-    day: np.ndarray  # referred_on: the referred customer's registration day
-    rewarded: np.ndarray  # sorted customer indexes of both sides
-    rewarded_from: np.ndarray  # the day from which their free service counts
-    reward_id: np.ndarray  # transaction id of their reward, 0 until known
-
-    def reward_of(self, customers: np.ndarray) -> np.ndarray:
-        return self.reward_id[np.searchsorted(self.rewarded, customers)]
-
-
-def _pair_referrals(catalog: _Catalog, seed: int, window: _WindowCustomers) -> _Referrals:
-    """Pick the referrers among window-active customers and pair each with a new customer.
-
-    A referred customer registered inside the window, on or after the day of its referrer's
-    first visit there, and recommended no one. Days are walked from the last to the first, so
-    each referrer draws from every candidate still free that registered on or after its visit;
-    a referrer left without one recommends no one. That happens only when the window's new
-    customers run out: in tiny datasets, or with a share far above the default.
-    """
-    rng = _rng(seed, _Stream.REFERRAL)
-    active, first_visit = np.concatenate(window.active), np.concatenate(window.first_visit)
-    new, registered = np.concatenate(window.new), np.concatenate(window.registered)
-    referrers = np.sort(rng.choice(active, int(len(active) * catalog.scenario.referral.share),
-                                   replace=False))
-    referrer_days = first_visit[np.searchsorted(active, referrers)]
-    order = np.argsort(referrer_days, kind="stable")
-    referrers, referrer_days = referrers[order], referrer_days[order]
-    free = ~np.isin(new, referrers)
-    candidates, candidate_days = new[free], registered[free]
-    order = np.argsort(candidate_days, kind="stable")
-    candidates, candidate_days = candidates[order], candidate_days[order]
-
-    start, end = catalog.window
-    pool = np.empty(0, dtype=np.int64)
-    pairs_from, pairs_to = [], []
-    for day in range(end, start - 1, -1):
-        lo, hi = np.searchsorted(candidate_days, [day, day + 1])
-        pool = np.concatenate([pool, candidates[lo:hi]])
-        lo, hi = np.searchsorted(referrer_days, [day, day + 1])
-        wanted = min(hi - lo, len(pool))
-        if wanted:
-            picked = rng.choice(len(pool), wanted, replace=False)
-            pairs_from.append(referrers[lo:lo + wanted])
-            pairs_to.append(pool[picked])
-            pool = np.delete(pool, picked)
-    referrer = np.concatenate(pairs_from or [np.empty(0)]).astype(np.int64)
-    referred = np.concatenate(pairs_to or [np.empty(0)]).astype(np.int64)
-    day = registered[np.searchsorted(new, referred)].astype(np.int64)
-    order = np.lexsort((referred, day))
-    referrer, referred, day = referrer[order], referred[order], day[order]
-
-    rewarded = np.concatenate([referrer, referred])
-    rewarded_from = np.concatenate([day, day])
-    order = np.argsort(rewarded)
-    return _Referrals(referrer, referred, day, rewarded[order], rewarded_from[order],
-                      np.zeros(len(rewarded), dtype=np.int64))
-
-
-def _uuids(rng: np.random.Generator, count: int) -> np.ndarray:
+def _uuids(stream: np.random.Generator, count: int) -> np.ndarray:
     """Random version-4 UUIDs as 16-byte values."""
-    raw = rng.integers(0, 256, (count, 16), dtype=np.uint8)
+    raw = stream.integers(0, 256, (count, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     return raw.view("V16").ravel()
 
 
-def _phones(catalog: _Catalog, rng: np.random.Generator, count: int) -> np.ndarray:
+def _phones(catalog: Catalog, stream: np.random.Generator, count: int) -> np.ndarray:
     """Phone numbers in the locale's formats: '#' any digit, '%' 1-9, '$' 2-9."""
-    chosen = rng.integers(0, len(catalog.phone_formats), count)
+    chosen = stream.integers(0, len(catalog.phone_formats), count)
     width = max(len(f) for f in catalog.phone_formats)
-    digits = rng.random((count, width))
+    digits = stream.random((count, width))
     out = np.zeros((count, width), dtype=np.uint8)
     for index, template in enumerate(catalog.phone_formats):
         rows = np.flatnonzero(chosen == index)
@@ -317,7 +190,7 @@ def _phones(catalog: _Catalog, rng: np.random.Generator, count: int) -> np.ndarr
     return bytestrings.from_matrix(out)
 
 
-def _vins(catalog: _Catalog, car_ids: np.ndarray, make: np.ndarray, model: np.ndarray,
+def _vins(catalog: Catalog, car_ids: np.ndarray, make: np.ndarray, model: np.ndarray,
           year: np.ndarray) -> np.ndarray:
     """Realistic VINs: the make's WMI, a per-model descriptor, a valid check digit, the model
     year code, and the car id spread over positions 8, 11 and 12-17 (so unique by construction
@@ -337,48 +210,223 @@ def _vins(catalog: _Catalog, car_ids: np.ndarray, make: np.ndarray, model: np.nd
     return bytestrings.from_matrix(vin)
 
 
-def _services_batch(catalog: _Catalog) -> Batch:
-    rows = catalog.service_rows
-    return Batch("services", {
-        "id": np.arange(1, len(rows) + 1),
-        "category": bytestrings.encode([row[0] for row in rows]),
-        "name": bytestrings.encode([row[1] for row in rows]),
-        "min_price": catalog.min_price,
-        "max_price": catalog.max_price,
-    })
+def revisit_rates(catalog: Catalog, seed: int) -> np.ndarray:
+    """Expected later visits per customer of each cohort, from the per-run window rates.
+
+    Window k draws int(n_k * U_k) visits with replacement from cohorts 0..k: a customer of
+    cohort c expects sum(U_k for k >= c) later visits.
+    """
+    low, high = catalog.scenario.revisit_rate
+    rates = rng(seed, Stream.RUN).uniform(low, high, len(catalog.cohort_starts))
+    return np.cumsum(rates[::-1])[::-1]
 
 
-def _block_batches(catalog: _Catalog, revisit: np.ndarray, referrals: _Referrals, seed: int,
-                   block: int, first_id: int, count: int, first_transaction_id: int
-                   ) -> Iterator[Batch]:
-    """The customers, cars and transactions of one block of customers."""
-    registered, owner, day = _plan_block(catalog, revisit, seed, block, count)
-    rng = _rng(seed, _Stream.DETAIL, block)
+def block_sizes(customers: int) -> list[int]:
+    """The number of customers of each block."""
+    full, rest = divmod(customers, BLOCK_CUSTOMERS)
+    return [BLOCK_CUSTOMERS] * full + ([rest] if rest else [])
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockPlan:
+    """A block's registration days, and every transaction's (owner, day), sorted by owner
+    then day; owners are indexes into the block."""
+
+    registered: np.ndarray
+    owner: np.ndarray
+    day: np.ndarray
+
+
+def plan_block(catalog: Catalog, seed: int, revisit: np.ndarray, block: int,
+               customers: int) -> BlockPlan:
+    """Stage 1: the block's registrations and visit days, from its PLAN stream."""
+    stream = rng(seed, Stream.PLAN, block)
+    registered = catalog.start_day + stream.integers(0, catalog.end_day - catalog.start_day,
+                                                     customers)
+    cohort = np.searchsorted(catalog.cohort_starts, registered, side="right") - 1
+    later = stream.poisson(revisit[cohort])
+    later_owner = np.repeat(np.arange(customers), later)
+    later_day = stream.integers(registered[later_owner] + 1, catalog.end_day + 1)
+    owner = np.concatenate([np.arange(customers), later_owner])
+    day = np.concatenate([registered, later_day])
+    order = np.lexsort((day, owner))
+    return BlockPlan(registered, owner[order], day[order])
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSummary:
+    """What the global reduce needs of a block: its number of transactions, who is active in
+    the referral window (first visit there) and who registered inside it (and when).
+    Customer indexes are 0-based over the whole dataset and ascend."""
+
+    transactions: int
+    active: np.ndarray
+    first_visit: np.ndarray
+    new: np.ndarray
+    registered: np.ndarray
+
+
+def summarize(catalog: Catalog, plan: BlockPlan, first_index: int) -> BlockSummary:
+    """Stage 1's hand-over: the block plan reduced to what pairing needs."""
+    start, end = catalog.window
+    inside = (plan.day >= start) & (plan.day <= end)
+    owners, first = np.unique(plan.owner[inside], return_index=True)
+    new = np.flatnonzero((plan.registered >= start) & (plan.registered <= end))
+    return BlockSummary(
+        transactions=len(plan.owner),
+        active=(first_index + owners).astype(np.int32),
+        first_visit=plan.day[inside][first].astype(np.int32),
+        new=(first_index + new).astype(np.int32),
+        registered=plan.registered[new].astype(np.int32),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Pairing:
+    """Referral pairs (0-based customer indexes) and each rewarded customer's reward rule."""
+
+    referrer: np.ndarray
+    referred: np.ndarray
+    day: np.ndarray  # referred_on: the referred customer's registration day
+    rewarded: np.ndarray  # sorted customer indexes of both sides
+    rewarded_from: np.ndarray  # the day from which their free service counts
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPlan:
+    """Stage 2's result: everything global that a block's details depend on."""
+
+    customers: int
+    revisit: np.ndarray
+    first_transaction_ids: np.ndarray  # per block
+    transactions: int  # in all blocks, rewards created later excluded
+    pairing: Pairing
+
+    @property
+    def blocks(self) -> int:
+        return len(self.first_transaction_ids)
+
+    def first_customer_index(self, block: int) -> int:
+        return block * BLOCK_CUSTOMERS
+
+    def block_customers(self, block: int) -> int:
+        return min(BLOCK_CUSTOMERS, self.customers - block * BLOCK_CUSTOMERS)
+
+    def rewarded_in_block(self, block: int) -> slice:
+        """The positions in pairing.rewarded of the block's rewarded customers."""
+        first = self.first_customer_index(block)
+        lo, hi = np.searchsorted(self.pairing.rewarded, [first, first + self.block_customers(
+            block)])
+        return slice(int(lo), int(hi))
+
+
+def plan_dataset(catalog: Catalog, seed: int, customers: int, summaries: Sequence[BlockSummary],
+                 checkpoint: Callable[[], None] = lambda: None) -> DatasetPlan:
+    """Stage 2: transaction ids per block and the referral pairing, from every block's summary."""
+    counts = np.array([summary.transactions for summary in summaries], dtype=np.int64)
+    first_ids = 1 + np.cumsum(counts) - counts
+    return DatasetPlan(
+        customers=customers,
+        revisit=revisit_rates(catalog, seed),
+        first_transaction_ids=first_ids,
+        transactions=int(counts.sum()),
+        pairing=pair_referrals(catalog, seed, summaries, checkpoint),
+    )
+
+
+def pair_referrals(catalog: Catalog, seed: int, summaries: Sequence[BlockSummary],
+                   checkpoint: Callable[[], None] = lambda: None) -> Pairing:
+    """Pick the referrers among window-active customers and pair each with a new customer.
+
+    A referred customer registered inside the window, on or after the day of its referrer's
+    first visit there, and recommended no one. Days are walked from the last to the first, so
+    each referrer draws from every candidate still free that registered on or after its visit;
+    a referrer left without one recommends no one. That happens only when the window's new
+    customers run out: in tiny datasets, or with a share far above the default.
+    """
+    stream = rng(seed, Stream.REFERRAL)
+    active = np.concatenate([s.active for s in summaries])
+    first_visit = np.concatenate([s.first_visit for s in summaries])
+    new = np.concatenate([s.new for s in summaries])
+    registered = np.concatenate([s.registered for s in summaries])
+    referrers = np.sort(stream.choice(active, int(len(active) * catalog.scenario.referral.share),
+                                      replace=False))
+    referrer_days = first_visit[np.searchsorted(active, referrers)]
+    del active, first_visit
+    order = np.argsort(referrer_days, kind="stable")
+    referrers, referrer_days = referrers[order], referrer_days[order]
+    free = ~np.isin(new, referrers)
+    candidates, candidate_days = new[free], registered[free]
+    order = np.argsort(candidate_days, kind="stable")
+    candidates, candidate_days = candidates[order], candidate_days[order]
+
+    start, end = catalog.window
+    pool = np.empty(0, dtype=np.int64)
+    pairs_from, pairs_to = [], []
+    for day in range(end, start - 1, -1):
+        checkpoint()
+        lo, hi = np.searchsorted(candidate_days, [day, day + 1])
+        pool = np.concatenate([pool, candidates[lo:hi]])
+        lo, hi = np.searchsorted(referrer_days, [day, day + 1])
+        wanted = min(hi - lo, len(pool))
+        if wanted:
+            picked = stream.choice(len(pool), wanted, replace=False)
+            pairs_from.append(referrers[lo:lo + wanted])
+            pairs_to.append(pool[picked])
+            pool = np.delete(pool, picked)
+    referrer = np.concatenate(pairs_from or [np.empty(0)]).astype(np.int64)
+    referred = np.concatenate(pairs_to or [np.empty(0)]).astype(np.int64)
+    day = registered[np.searchsorted(new, referred)].astype(np.int64)
+    order = np.lexsort((referred, day))
+    referrer, referred, day = referrer[order], referred[order], day[order]
+
+    rewarded = np.concatenate([referrer, referred])
+    rewarded_from = np.concatenate([day, day])
+    order = np.argsort(rewarded)
+    return Pairing(referrer, referred, day, rewarded[order], rewarded_from[order])
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockRows:
+    """Stage 3's result: a block's batches, and for each of its rewarded customers (in the
+    order of DatasetPlan.rewarded_in_block) the id of the transaction made free, or 0."""
+
+    batches: tuple[Batch, Batch, Batch]
+    reward_ids: np.ndarray
+
+
+def block_rows(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int) -> BlockRows:
+    """Stage 3: the customers, cars and transactions of one block."""
+    count = dataset.block_customers(block)
+    plan = plan_block(catalog, seed, dataset.revisit, block, count)
+    owner, day = plan.owner, plan.day
+    stream = rng(seed, Stream.DETAIL, block)
+    first_id = dataset.first_customer_index(block) + 1
     ids = np.arange(first_id, first_id + count)
 
-    first = rng.choice(len(catalog.first_names), count, p=catalog.first_p)
-    last = rng.choice(len(catalog.last_names), count, p=catalog.last_p)
-    domain = rng.integers(0, len(catalog.domains), count)
-    yield Batch("customers", {
+    first = stream.choice(len(catalog.first_names), count, p=catalog.first_p)
+    last = stream.choice(len(catalog.last_names), count, p=catalog.last_p)
+    domain = stream.integers(0, len(catalog.domains), count)
+    customers = Batch("customers", {
         "id": ids,
-        "uuid": _uuids(rng, count),
+        "uuid": _uuids(stream, count),
         "first_name": catalog.first_names[first],
         "last_name": catalog.last_names[last],
         "email": bytestrings.concat([catalog.first_slugs[first], b".", catalog.last_slugs[last],
                                      bytestrings.decimal(ids), b"@", catalog.domains[domain]]),
-        "phone": _phones(catalog, rng, count),
-        "registered_on": _dates(registered),
+        "phone": _phones(catalog, stream, count),
+        "registered_on": _dates(plan.registered),
     })
 
-    make = rng.integers(0, len(catalog.make_names), count)
-    model = catalog.model_offsets[make] + (rng.random(count) * catalog.model_counts[make]).astype(
-        np.int64)
+    make = stream.integers(0, len(catalog.make_names), count)
+    model = catalog.model_offsets[make] + (
+        stream.random(count) * catalog.model_counts[make]).astype(np.int64)
     scenario = catalog.scenario
-    registration_year = _dates(registered).astype("datetime64[Y]").astype(np.int64) + 1970
+    registration_year = _dates(plan.registered).astype("datetime64[Y]").astype(np.int64) + 1970
     newest = np.minimum(scenario.last_model_year, registration_year + 1)
     year = scenario.first_model_year + (
-        rng.random(count) * (newest - scenario.first_model_year + 1)).astype(np.int64)
-    yield Batch("cars", {
+        stream.random(count) * (newest - scenario.first_model_year + 1)).astype(np.int64)
+    cars = Batch("cars", {
         "id": ids,
         "customer_id": ids,
         "make": catalog.make_names[make],
@@ -388,26 +436,31 @@ def _block_batches(catalog: _Catalog, revisit: np.ndarray, referrals: _Referrals
     })
 
     transactions = len(owner)
-    field = rng.integers(0, len(catalog.service_counts), transactions)
+    field = stream.integers(0, len(catalog.service_counts), transactions)
     service = catalog.service_offsets[field] + (
-        rng.random(transactions) * catalog.service_counts[field]).astype(np.int64)
-    price = rng.integers(catalog.min_price[service], catalog.max_price[service] + 1)
+        stream.random(transactions) * catalog.service_counts[field]).astype(np.int64)
+    price = stream.integers(catalog.min_price[service], catalog.max_price[service] + 1)
+    first_transaction_id = dataset.first_transaction_ids[block]
     transaction_ids = np.arange(first_transaction_id, first_transaction_id + transactions)
 
     # Free services: each rewarded customer's earliest reward-field transaction on or after
     # the day it counts from gets price 0.
-    lo, hi = np.searchsorted(referrals.rewarded, [first_id - 1, first_id - 1 + count])
+    rewarded = dataset.rewarded_in_block(block)
+    rewarded_here = dataset.pairing.rewarded[rewarded] - (first_id - 1)
     eligible_from = np.full(count, np.iinfo(np.int64).max)
-    eligible_from[referrals.rewarded[lo:hi] - (first_id - 1)] = referrals.rewarded_from[lo:hi]
+    eligible_from[rewarded_here] = dataset.pairing.rewarded_from[rewarded]
     eligible = catalog.is_reward_service[service] & (day >= eligible_from[owner])
     owners, position = np.unique(owner[eligible], return_index=True)
-    rewarded_rows = np.flatnonzero(eligible)[position]
-    price[rewarded_rows] = 0
-    referrals.reward_id[lo + np.searchsorted(referrals.rewarded[lo:hi] - (first_id - 1),
-                                             owners)] = transaction_ids[rewarded_rows]
+    free_rows = np.flatnonzero(eligible)[position]
+    price[free_rows] = 0
+    reward_ids = np.zeros(len(rewarded_here), dtype=np.int64)
+    reward_ids[np.searchsorted(rewarded_here, owners)] = transaction_ids[free_rows]
 
-    yield _transactions_batch(transaction_ids, _uuids(rng, transactions), ids[owner], service,
-                              day, price)
+    return BlockRows(
+        (customers, cars, _transactions_batch(transaction_ids, _uuids(stream, transactions),
+                                              ids[owner], service, day, price)),
+        reward_ids,
+    )
 
 
 def _transactions_batch(ids: np.ndarray, uuids: np.ndarray, customer_ids: np.ndarray,
@@ -424,63 +477,99 @@ def _transactions_batch(ids: np.ndarray, uuids: np.ndarray, customer_ids: np.nda
     })
 
 
-def _reward_batches(catalog: _Catalog, referrals: _Referrals, seed: int,
-                    first_transaction_id: int) -> Iterator[Batch]:
-    """New free transactions for rewarded customers who had none to make free, then the links.
+def reward_rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
+                found: Sequence[np.ndarray]) -> Iterator[Batch]:
+    """Stage 4: new free transactions for rewarded customers who had none to make free, then
+    the links.
 
     Both come in chunks of BLOCK_CUSTOMERS rows, each chunk with its own random stream, so
     memory stays flat however many referrals there are.
     """
-    missing = np.flatnonzero(referrals.reward_id == 0)
-    referrals.reward_id[missing] = first_transaction_id + np.arange(len(missing))
+    pairing = dataset.pairing
+    reward_ids = np.concatenate([np.empty(0, dtype=np.int64), *found])
+    missing = np.flatnonzero(reward_ids == 0)
+    reward_ids[missing] = dataset.transactions + 1 + np.arange(len(missing))
     for chunk, start in enumerate(range(0, len(missing), BLOCK_CUSTOMERS)):
-        rng = _rng(seed, _Stream.REWARD, chunk)
+        stream = rng(seed, Stream.REWARD, chunk)
         rows = missing[start:start + BLOCK_CUSTOMERS]
         count = len(rows)
-        customer_ids = referrals.rewarded[rows] + 1
-        service = catalog.reward_services[rng.integers(0, len(catalog.reward_services), count)]
-        uuids = _uuids(rng, count)
-        day = rng.integers(referrals.rewarded_from[rows] + 1, catalog.end_day + 1)
-        yield _transactions_batch(referrals.reward_id[rows], uuids, customer_ids, service, day,
+        customer_ids = pairing.rewarded[rows] + 1
+        service = catalog.reward_services[stream.integers(0, len(catalog.reward_services), count)]
+        uuids = _uuids(stream, count)
+        day = stream.integers(pairing.rewarded_from[rows] + 1, catalog.end_day + 1)
+        yield _transactions_batch(reward_ids[rows], uuids, customer_ids, service, day,
                                   np.zeros(count, dtype=np.int64))
-    for start in range(0, len(referrals.referrer), BLOCK_CUSTOMERS):
+    for start in range(0, len(pairing.referrer), BLOCK_CUSTOMERS):
         chunk = slice(start, start + BLOCK_CUSTOMERS)
-        referrer, referred = referrals.referrer[chunk], referrals.referred[chunk]
+        referrer, referred = pairing.referrer[chunk], pairing.referred[chunk]
         yield Batch("referral_links", {
             "id": np.arange(start + 1, start + len(referrer) + 1),
             "referrer_id": referrer + 1,
             "referred_id": referred + 1,
-            "referred_on": _dates(referrals.day[chunk]),
-            "referrer_reward_id": referrals.reward_of(referrer),
-            "referred_reward_id": referrals.reward_of(referred),
+            "referred_on": _dates(pairing.day[chunk]),
+            "referrer_reward_id": reward_ids[np.searchsorted(pairing.rewarded, referrer)],
+            "referred_reward_id": reward_ids[np.searchsorted(pairing.rewarded, referred)],
         })
 
 
-def generate(scenario: Scenario, seed: int, customers: int) -> Iterator[Batch]:
-    """Every row of the dataset, as batches in foreign-key order."""
-    catalog = _Catalog(scenario)
-    low, high = scenario.revisit_rate
-    rates = _rng(seed, _Stream.RUN).uniform(low, high, len(catalog.cohort_starts))
-    # Window k draws int(n_k * U_k) visits with replacement from cohorts 0..k: a customer
-    # of cohort c expects sum(U_k for k >= c) later visits.
-    revisit = np.cumsum(rates[::-1])[::-1]
+def services_batch(catalog: Catalog) -> Batch:
+    """The price list: one row per service of the scenario."""
+    rows = catalog.service_rows
+    return Batch("services", {
+        "id": np.arange(1, len(rows) + 1),
+        "category": bytestrings.encode([row[0] for row in rows]),
+        "name": bytestrings.encode([row[1] for row in rows]),
+        "min_price": catalog.min_price,
+        "max_price": catalog.max_price,
+    })
 
-    # (block number, index of its first customer, its number of customers)
-    blocks = [(block, start, min(BLOCK_CUSTOMERS, customers - start))
-              for block, start in enumerate(range(0, customers, BLOCK_CUSTOMERS))]
-    window = _WindowCustomers()
-    first_transaction_ids = []
-    next_transaction_id = 1
-    for block, start, count in blocks:
-        registered, owner, day = _plan_block(catalog, revisit, seed, block, count)
-        window.add_block(catalog, start, registered, owner, day)
-        first_transaction_ids.append(next_transaction_id)
-        next_transaction_id += len(owner)
-    referrals = _pair_referrals(catalog, seed, window)
-    del window
 
-    yield _services_batch(catalog)
-    for block, start, count in blocks:
-        yield from _block_batches(catalog, revisit, referrals, seed, block, start + 1, count,
-                                  first_transaction_ids[block])
-    yield from _reward_batches(catalog, referrals, seed, next_transaction_id)
+def plan(catalog: Catalog, seed: int, customers: int,
+         checkpoint: Callable[[], None] = lambda: None) -> DatasetPlan:
+    """Stages 1 and 2 in this process: every block planned and summarised, then the reduce."""
+    revisit = revisit_rates(catalog, seed)
+    summaries = []
+    for block, count in enumerate(block_sizes(customers)):
+        checkpoint()
+        block_plan = plan_block(catalog, seed, revisit, block, count)
+        summaries.append(summarize(catalog, block_plan, block * BLOCK_CUSTOMERS))
+    return plan_dataset(catalog, seed, customers, summaries, checkpoint)
+
+
+def rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
+         checkpoint: Callable[[], None] = lambda: None) -> Iterator[Batch]:
+    """Stages 3 and 4 in this process: every row, as batches in foreign-key order."""
+    yield services_batch(catalog)
+    found = []
+    for block in range(dataset.blocks):
+        checkpoint()
+        details = block_rows(catalog, seed, dataset, block)
+        yield from details.batches
+        found.append(details.reward_ids)
+    yield from reward_rows(catalog, seed, dataset, found)
+
+
+def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
+             cancel: Cancellation | None = None) -> Iterator[Batch]:
+    """Every row of the dataset, as batches in foreign-key order.
+
+    Arguments are checked at once; planning (stages 1 and 2) runs at the first batch, then the
+    rows stream block by block. `cancel` is checked between blocks.
+    """
+    scenario = scenario or Scenario()
+    check_arguments(customers=customers, seed=seed)
+    catalog = Catalog(scenario)
+    checkpoint = cancel.check if cancel is not None else lambda: None
+
+    def batches() -> Iterator[Batch]:
+        yield from rows(catalog, seed, plan(catalog, seed, customers, checkpoint), checkpoint)
+
+    return batches()
+
+
+def check_arguments(*, customers: int, seed: int) -> None:
+    """Raise InvalidArgument unless the size and seed can make a dataset."""
+    if not isinstance(customers, int) or isinstance(customers, bool) or customers < 1:
+        raise InvalidArgument(f"customers must be a positive integer, not {customers!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise InvalidArgument(f"seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")

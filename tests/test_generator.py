@@ -26,8 +26,9 @@ from faker.providers.person.de_DE import Provider as GermanNames
 from faker.providers.person.en_US import Provider as AmericanNames
 
 from seeder import bytestrings
+from seeder.batch import rebatch
 from seeder.formats import csv_lines
-from seeder.generator import BLOCK_CUSTOMERS, generate, rebatch
+from seeder.generator import BLOCK_CUSTOMERS, generate
 from seeder.models import DATA_TABLES
 from seeder.scenario import DEFAULT_MAKES, DEFAULT_SERVICES, Scenario
 
@@ -80,7 +81,7 @@ def collect(scenario: Scenario, seed: int, customers: int) -> Dataset:
         lambda: collections.defaultdict(list))
     created: list[np.ndarray] = []
     previous = None
-    for batch in generate(scenario, seed, customers):
+    for batch in generate(customers=customers, seed=seed, scenario=scenario):
         for name, column in batch.columns.items():
             parts[batch.table][name].append(column)
         if batch.table == "transactions":
@@ -179,7 +180,7 @@ def v(data: Dataset) -> View:
 def test_batches_have_the_table_columns_in_order() -> None:
     expected = {table.name: [column.name for column in table.columns] for table in DATA_TABLES}
     seen = set()
-    for batch in generate(SCENARIO, SEED, 300):
+    for batch in generate(customers=300, seed=SEED, scenario=SCENARIO):
         assert list(batch.columns) == expected[batch.table], batch.table
         seen.add(batch.table)
     assert seen == set(expected)
@@ -576,16 +577,16 @@ def _csv_digests(batches) -> dict[str, str]:
 
 def test_rows_do_not_depend_on_the_batch_size() -> None:
     customers = 2 * BLOCK_CUSTOMERS + 3_333  # several blocks, the last one partial
-    unbatched = _csv_digests(generate(SCENARIO, SEED, customers))
+    unbatched = _csv_digests(generate(customers=customers, seed=SEED, scenario=SCENARIO))
     assert set(unbatched) == {table.name for table in DATA_TABLES}
     for size in (1000, 7777):
-        assert _csv_digests(rebatch(generate(SCENARIO, SEED, customers), size)) == unbatched, size
+        assert _csv_digests(rebatch(generate(customers=customers, seed=SEED, scenario=SCENARIO), size)) == unbatched, size
 
 
 def test_same_seed_same_rows_other_seed_other_rows() -> None:
-    first = _csv_digests(generate(SCENARIO, 7, 3_000))
-    assert _csv_digests(generate(SCENARIO, 7, 3_000)) == first
-    other = _csv_digests(generate(SCENARIO, 8, 3_000))
+    first = _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO))
+    assert _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO)) == first
+    other = _csv_digests(generate(customers=3_000, seed=8, scenario=SCENARIO))
     assert other["services"] == first["services"]  # the price list is not random
     for table in ("customers", "cars", "transactions", "referral_links"):
         assert other[table] != first[table], table
@@ -594,8 +595,8 @@ def test_same_seed_same_rows_other_seed_other_rows() -> None:
 def test_rows_do_not_depend_on_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    reference = _csv_digests(generate(SCENARIO, 7, 3_000))
+    reference = _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO))
     later = time.time() + 10 * 365 * 86400
     monkeypatch.setattr(time, "time", lambda: later)
     monkeypatch.setattr(time, "time_ns", lambda: int(later * 1e9))
-    assert _csv_digests(generate(SCENARIO, 7, 3_000)) == reference
+    assert _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO)) == reference

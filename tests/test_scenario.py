@@ -103,7 +103,7 @@ def _columns(scenario: Scenario, seed: int, customers: int) -> dict[str, dict[st
     transactions created after all the visits (a block's visits come right after its cars)."""
     parts: dict[str, dict[str, list[np.ndarray]]] = {}
     previous = None
-    for batch in generate(scenario, seed, customers):
+    for batch in generate(customers=customers, seed=seed, scenario=scenario):
         columns = dict(batch.columns)
         if batch.table == "transactions":
             columns["created"] = np.full(len(batch), previous != "cars")

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table
 
-from seeder.generator import Batch
+from seeder.batch import Batch
 
 
 class Writer(Protocol):

@@ -12,8 +12,8 @@ from psycopg import sql
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
+from seeder.batch import Batch
 from seeder.formats import copy_binary
-from seeder.generator import Batch
 from seeder.models import DATA_TABLES
 
 # Index builds are sort-bound; more memory than the 64 MB default makes them much faster.

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Table
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from seeder.batch import Batch
 from seeder.errors import SeederError
 from seeder.formats import python_rows
-from seeder.generator import Batch
 from seeder.models import DATA_TABLES
 
 
