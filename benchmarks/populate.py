@@ -78,7 +78,7 @@ import json
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 from seeder.models import DATA_TABLES
-from seeder.writers.postgresql import MAINTENANCE_WORK_MEM
+from seeder.backends.postgresql import MAINTENANCE_WORK_MEM
 
 def sql(element, dialect):
     return str(element.compile(dialect=dialect)).strip() + ";"

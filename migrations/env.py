@@ -2,21 +2,20 @@
 
 from alembic import context
 
-from seeder.config import create_seeder_engine, resolve_database_url
+from seeder.database import open_database
 from seeder.models import Base
+from seeder.urls import database_url
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _database_url():
+def _database_url() -> str:
     # `alembic -x url=...` or sqlalchemy.url in alembic.ini, else seeder's own rules
     # (--database-url is not available here: $SEEDER_DATABASE_URL, then sqlite:///seeder.db).
-    return resolve_database_url(
-        context.get_x_argument(as_dictionary=True).get("url")
-        or config.get_main_option("sqlalchemy.url")
-        or None
-    )
+    return (context.get_x_argument(as_dictionary=True).get("url")
+            or config.get_main_option("sqlalchemy.url")
+            or database_url(None))
 
 
 def _run(connection) -> None:
@@ -32,5 +31,6 @@ if context.is_offline_mode():
 elif (connection := config.attributes.get("connection")) is not None:
     _run(connection)
 else:
-    with create_seeder_engine(_database_url()).connect() as connection:
+    with open_database(_database_url(), must_exist=False) as database, \
+            database.transaction(write=True) as connection:
         _run(connection)

@@ -1,29 +1,49 @@
-"""The `seeder` command line: parses options, calls seeder.commands, prints one-line errors."""
+"""The `seeder` command line: a thin Click layer over seeder.commands.
+
+It parses options, turns Ctrl-C and SIGTERM into a Cancellation, draws progress on a
+terminal, prints results, and prints every SeederError as one `seeder: error:` line with the
+error's exit status; never a traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import click
-from sqlalchemy.engine import URL
 from tqdm import tqdm
 
 from seeder import __version__, commands
-from seeder.config import (
+from seeder.cancel import Cancellation
+from seeder.errors import Cancelled, SeederError
+from seeder.generator import MAX_SEED
+from seeder.progress import LOADING
+from seeder.scenario import Scenario, load_scenario
+from seeder.urls import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
+    database_url,
     display_url,
-    resolve_database_url,
+    parse_database_url,
 )
-from seeder.errors import SeederError
-from seeder.models import MAX_SEED
+
+# After Ctrl-C or SIGTERM, how long the work may take to roll back before the process ends
+# anyway (a server that does not answer cannot hold it: the transaction dies with the
+# connection, which is all-or-nothing too).
+CANCEL_GRACE_SECONDS = 5
+_SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class _Group(click.Group):
-    """Turns SeederError into one line on stderr and exit status 1, and a usage error (bad
+    """Turns SeederError into one line on stderr and its exit status, and a usage error (bad
     option value, unknown command) into one line and exit status 2; never a traceback."""
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
@@ -41,9 +61,15 @@ class _Group(click.Group):
             raise
         except click.UsageError as error:  # a command's options, or an unknown command
             _usage_error(error)
+        except KeyboardInterrupt:  # Ctrl-C outside the commands that take it over
+            click.echo("seeder: error: interrupted; nothing was written", err=True)
+            ctx.exit(_SIGNAL_EXIT[signal.SIGINT])
         except SeederError as error:
             click.echo(f"seeder: error: {error}", err=True)
-            ctx.exit(1)
+            signal_number = ctx.meta.get("seeder.signal")
+            if isinstance(error, Cancelled) and signal_number in _SIGNAL_EXIT:
+                ctx.exit(_SIGNAL_EXIT[signal_number])
+            ctx.exit(error.exit_code)
 
 
 def _usage_error(error: click.UsageError) -> NoReturn:
@@ -70,8 +96,12 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = database_url
 
 
-def _url(ctx: click.Context) -> URL:
-    return resolve_database_url(ctx.obj)
+def _url(ctx: click.Context) -> str:
+    return database_url(ctx.find_root().obj)
+
+
+def _shown(url: str) -> str:
+    return display_url(parse_database_url(url))
 
 
 @cli.command("init-db")
@@ -83,7 +113,12 @@ def init_db(ctx: click.Context) -> None:
       seeder init-db
       seeder --database-url postgresql://postgres@localhost/shop init-db
     """
-    commands.init_db(_url(ctx), click.echo)
+    change = commands.init_db(_url(ctx))
+    if change.changed:
+        click.echo(f"{change.database} upgraded from {change.before or 'empty'} to revision "
+                   f"{change.after}")
+    else:
+        click.echo(f"{change.database} is already at revision {change.after}; nothing to do")
 
 
 @cli.command("reset-db")
@@ -96,9 +131,11 @@ def reset_db(ctx: click.Context, yes: bool) -> None:
       seeder reset-db --yes
     """
     url = _url(ctx)
+    shown = _shown(url)
     if not yes:
-        click.confirm(f"Delete every seeder table and all data in {display_url(url)}?", abort=True)
-    commands.reset_db(url, click.echo)
+        click.confirm(f"Delete every seeder table and all data in {shown}?", abort=True)
+    commands.reset_db(url)
+    click.echo(f"{shown} reset to an empty schema")
 
 
 _seed_option = click.option(
@@ -115,17 +152,94 @@ _scenario_option = click.option(
 )
 
 
-def _announce_seed(seed: int | None) -> int:
-    chosen = commands.pick_seed(seed)
-    if seed is None:
-        click.echo(f"seed {chosen} (pass --seed {chosen} to reproduce this dataset)", err=True)
-    return chosen
+def _scenario(path: Path | None) -> Scenario | None:
+    return None if path is None else load_scenario(path)
 
 
-def _progress(customers: int) -> tqdm:
-    # A bar only on a terminal; redirected output stays clean.
-    return tqdm(total=customers, unit=" customers", unit_scale=True, file=sys.stderr,
-                disable=not sys.stderr.isatty(), leave=False)
+class _ProgressDisplay:
+    """Progress on stderr when it is a terminal: the phase, its count, the total elapsed time.
+
+    No ETA: how long the keys and indexes take after the load cannot be known in advance.
+    """
+
+    _FORMAT = "{desc:<25} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {postfix}"
+
+    def __init__(self, announce: str | None) -> None:
+        self._enabled = sys.stderr.isatty()
+        self._announce = announce
+        self._bar: tqdm | None = None
+        self._phase: str | None = None
+        self._started = time.perf_counter()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase == LOADING and self._announce:
+            self._write(self._announce)  # the seed, once the run starts writing
+            self._announce = None
+        if not self._enabled:
+            return
+        if phase != self._phase:
+            self.close()
+            self._phase = phase
+            self._bar = tqdm(total=total, desc=phase, file=sys.stderr, leave=False,
+                             unit_scale=total >= 10_000, bar_format=self._FORMAT,
+                             dynamic_ncols=False, ncols=80)
+        assert self._bar is not None
+        self._bar.set_postfix_str(f"{time.perf_counter() - self._started:.0f} s", refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def _write(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stderr)
+        else:
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@contextlib.contextmanager
+def _progress(announce: str | None) -> Iterator[_ProgressDisplay]:
+    display = _ProgressDisplay(announce)
+    try:
+        yield display
+    finally:
+        display.close()
+
+
+@contextlib.contextmanager
+def _cancel_on_signals(ctx: click.Context) -> Iterator[Cancellation]:
+    """Ctrl-C and SIGTERM cancel the work; if it has not ended a few seconds later (a server
+    that does not answer), the process ends anyway with the signal's exit status."""
+    cancellation = Cancellation()
+    finished = threading.Event()
+
+    def handler(signal_number: int, _frame) -> None:
+        ctx.meta["seeder.signal"] = signal_number
+        # In threads: cancelling a statement talks to the server, which may not answer.
+        threading.Thread(target=cancellation.cancel, daemon=True).start()
+        threading.Thread(target=_end_unless_finished, args=(finished, signal_number),
+                         daemon=True).start()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, handler) for number in handled}
+    try:
+        yield cancellation
+    finally:
+        finished.set()
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _end_unless_finished(finished: threading.Event, signal_number: int) -> None:
+    if finished.wait(CANCEL_GRACE_SECONDS):
+        return
+    sys.stderr.write(f"seeder: error: interrupted; the database did not answer within "
+                     f"{CANCEL_GRACE_SECONDS} s, so the connection was closed and the "
+                     "transaction rolled back with it\n")
+    sys.stderr.flush()
+    os._exit(_SIGNAL_EXIT[signal_number])
 
 
 def _print_counts(row_counts: dict[str, int]) -> None:
@@ -138,6 +252,13 @@ def _print_summary(summary: commands.Summary, verb: str) -> None:
     rate = summary.rows / summary.seconds if summary.seconds else 0
     click.echo(f"{verb} {summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s), "
                f"seed {summary.seed}")
+
+
+def _seed_announcement(seed: int | None) -> tuple[int, str | None]:
+    if seed is not None:
+        return seed, None
+    chosen = commands.pick_seed()
+    return chosen, f"seed {chosen} (pass --seed {chosen} to reproduce this dataset)"
 
 
 @cli.command()
@@ -161,23 +282,21 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
       seeder populate --customers 100 --scenario my_shop.toml --dry-run
     """
     url = _url(ctx)
-    seed = _announce_seed(seed)
-    if dry_run:
-        summary, size = commands.dry_run(customers, seed, scenario)
-        _print_counts(summary.row_counts)
-        click.echo(f"Would write {summary.rows:,} rows, about {size / 1e6:,.1f} MB as CSV, "
-                   f"seed {summary.seed}; nothing was written")
-        return
-    with _progress(customers) as bar:
-
-        def on_customers(count: int) -> None:
-            bar.update(count)
-            if bar.n >= customers:  # what is left takes seconds at scale: say what it is
-                bar.set_postfix_str("last rows, then indexes and keys")
-
-        summary = commands.populate(url, customers, seed, scenario, replace=replace,
-                                    batch_size=batch_size, on_customers=on_customers)
-    _print_summary(summary, f"Wrote to {display_url(url)}:")
+    chosen = _scenario(scenario)
+    seed, announce = _seed_announcement(seed)
+    with _cancel_on_signals(ctx) as cancellation:
+        if dry_run:
+            summary, size = commands.dry_run(customers=customers, seed=seed, scenario=chosen,
+                                             cancel=cancellation)
+            _print_counts(summary.row_counts)
+            click.echo(f"Would write {summary.rows:,} rows, about {size / 1e6:,.1f} MB as CSV, "
+                       f"seed {summary.seed}; nothing was written")
+            return
+        with _progress(announce) as display:
+            summary = commands.populate(url, customers=customers, seed=seed, scenario=chosen,
+                                        replace=replace, batch_size=batch_size,
+                                        cancel=cancellation, progress=display)
+    _print_summary(summary, f"Wrote to {_shown(url)}:")
 
 
 @cli.command()
@@ -186,7 +305,9 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
 @_scenario_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for the CSV files (created if missing).")
-def export(customers: int, seed: int | None, scenario: Path | None, out: Path) -> None:
+@click.pass_context
+def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path | None,
+           out: Path) -> None:
     """Write the dataset as CSV files, one per table, without a database.
 
     The files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER or the sqlite3
@@ -195,9 +316,13 @@ def export(customers: int, seed: int | None, scenario: Path | None, out: Path) -
     \b
       seeder export --customers 5000 --seed 42 --out data/
     """
-    seed = _announce_seed(seed)
-    with _progress(customers) as bar:
-        summary = commands.export(out, customers, seed, scenario, on_customers=bar.update)
+    chosen = _scenario(scenario)
+    seed, announce = _seed_announcement(seed)
+    if announce:
+        click.echo(announce, err=True)
+    with _cancel_on_signals(ctx) as cancellation, _progress(None) as display:
+        summary = commands.export(out, customers=customers, seed=seed, scenario=chosen,
+                                  cancel=cancellation, progress=display)
     _print_summary(summary, f"Wrote {out}/:")
 
 

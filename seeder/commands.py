@@ -1,111 +1,61 @@
-"""What each `seeder` command does, as plain functions; the CLI only parses and prints.
+"""What seeder does, as plain functions: the Python API, of which the CLI is one caller.
 
-Every function raises SeederError for a problem the user can fix.
+A `target` is the database: a URL string (`sqlite:///shop.db`, `postgresql://...`), a
+SQLAlchemy `URL`, an `Engine` or a `Connection`. Given a URL or an Engine, a function works in
+its own transaction and commits it; given a Connection, it works inside the caller's
+transaction and commits nothing. Sizes and seeds are keyword-only. Nothing here prints, exits
+or installs signal handlers: cancellation comes in as a `Cancellation`, progress goes out to a
+callable. Every failure a user can cause is a `SeederError` whose message is one line.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import secrets
-import signal
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import psycopg
-from sqlalchemy import Connection, Engine, exists, func, select
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, exists, func, select
 
 from seeder import __version__, schema
 from seeder.batch import Batch, rebatch
-from seeder.config import (
-    create_seeder_engine,
-    describe_database_error,
-    display_url,
-    sqlite_file,
+from seeder.cancel import Cancellation
+from seeder.database import Target, open_database
+from seeder.errors import (
+    AlreadySeeded,
+    Cancelled,
+    DatabaseError,
+    ExportError,
+    InvalidArgument,
+    SchemaError,
 )
-from seeder.errors import SeederError
 from seeder.formats import csv_header, csv_lines
 from seeder.generator import GENERATOR_VERSION, generate
 from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
-from seeder.scenario import Scenario, load_scenario
-from seeder.writers import Writer, writer_for
+from seeder.progress import COMMITTING, LOADING, WRITING, Progress, ignore
+from seeder.scenario import Scenario
 
 DEFAULT_BATCH_SIZE = 10_000
 T = TypeVar("T")
 _END = object()
-# Any fixed number: the key of the PostgreSQL advisory lock that one populate holds at a time.
-_POPULATE_LOCK_KEY = 0x5EED_E4
-_INTERRUPTED = "interrupted; the transaction was rolled back and the database is unchanged"
-# The writers call the drivers directly (COPY, executemany), so their errors arrive unwrapped.
-_DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+ROLLED_BACK = "interrupted; the transaction was rolled back and the database is unchanged"
 
 
-def _engine_for(url: URL, *, must_exist: bool) -> Engine:
-    if must_exist and url.get_backend_name() == "sqlite":
-        path = sqlite_file(url)
-        if path is not None and not path.exists():
-            raise SeederError(f"{path} does not exist; run `seeder init-db` first")
-    return create_seeder_engine(url)
+@dataclasses.dataclass(frozen=True)
+class SchemaChange:
+    """What init_db did: the revision before (None: no seeder schema) and after."""
 
+    database: str
+    before: str | None
+    after: str
 
-@contextlib.contextmanager
-def _transaction(url: URL, *, must_exist: bool = True) -> Iterator[Connection]:
-    """A connection in one transaction, with database errors turned into one-line errors."""
-    engine = _engine_for(url, must_exist=must_exist)
-    try:
-        with engine.begin() as connection:
-            yield connection
-    except DBAPIError as error:
-        raise SeederError(describe_database_error(url, error)) from None
-    finally:
-        engine.dispose()
-
-
-def init_db(url: URL, echo: Callable[[str], None]) -> None:
-    """Create the schema, or upgrade it to the newest revision."""
-    head = schema.HEAD_REVISION
-    with _transaction(url, must_exist=False) as connection:
-        current = schema.current_revision(connection)
-        if current == head:
-            echo(f"{display_url(url)} is already at revision {head}; nothing to do")
-            return
-        _require_known_revision(url, current)
-        schema.upgrade(connection)
-    echo(f"{display_url(url)} upgraded from {current or 'empty'} to revision {head}")
-
-
-def reset_db(url: URL, echo: Callable[[str], None]) -> None:
-    """Drop every table and view seeder created, then create the empty schema again."""
-    with _transaction(url) as connection:
-        current = schema.current_revision(connection)
-        if current is None:
-            raise SeederError(f"{display_url(url)} has no seeder schema; run `seeder init-db`")
-        _require_known_revision(url, current)
-        schema.downgrade(connection)
-        schema.upgrade(connection)
-    echo(f"{display_url(url)} reset to an empty schema at revision {schema.HEAD_REVISION}")
-
-
-def require_current_schema(connection: Connection, url: URL) -> None:
-    """Stop unless the database is at the newest revision."""
-    current, head = schema.current_revision(connection), schema.HEAD_REVISION
-    if current != head:
-        _require_known_revision(url, current)
-        state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
-        raise SeederError(f"{display_url(url)} {state}; run `seeder init-db`")
-
-
-def _require_known_revision(url: URL, current: str | None) -> None:
-    if current is not None and current not in schema.known_revisions():
-        raise SeederError(f"{display_url(url)} is at revision {current}, which this seeder "
-                           f"({__version__}) does not know; upgrade seeder")
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,66 +71,119 @@ class Summary:
         return sum(self.row_counts.values())
 
 
-def pick_seed(seed: int | None) -> int:
-    """The seed to use: the given one, or a fresh random one that the caller must print."""
-    return secrets.randbelow(2**32) if seed is None else seed
+def init_db(target: Target) -> SchemaChange:
+    """Create the schema, or upgrade it to the newest revision."""
+    head = schema.HEAD_REVISION
+    with open_database(target, must_exist=False) as db, \
+            db.transaction(write=True) as connection:
+        current = schema.current_revision(connection)
+        if current != head:
+            _require_known_revision(db.display, current)
+            schema.upgrade(connection)
+    return SchemaChange(db.display, current, head)
 
 
-def _counted(scenario: Scenario, seed: int, customers: int, batch_size: int,
-             counts: dict[str, int], on_customers: Callable[[int], None]) -> Iterator[Batch]:
-    """The dataset's batches, each counted into `counts` (and customers reported) as it passes."""
-    for batch in rebatch(generate(customers=customers, seed=seed, scenario=scenario), batch_size):
+def reset_db(target: Target) -> None:
+    """Drop every table and view seeder created, then create the empty schema again."""
+    with open_database(target) as db, db.transaction(write=True) as connection:
+        current = schema.current_revision(connection)
+        if current is None:
+            raise SchemaError(f"{db.display} has no seeder schema; run `seeder init-db`")
+        _require_known_revision(db.display, current)
+        schema.downgrade(connection)
+        schema.upgrade(connection)
+
+
+def require_current_schema(connection: Connection, display: str) -> None:
+    """Stop unless the database is at the newest revision."""
+    current, head = schema.current_revision(connection), schema.HEAD_REVISION
+    if current != head:
+        _require_known_revision(display, current)
+        state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
+        raise SchemaError(f"{display} {state}; run `seeder init-db`")
+
+
+def _require_known_revision(display: str, current: str | None) -> None:
+    if current is not None and current not in schema.known_revisions():
+        raise SchemaError(f"{display} is at revision {current}, which this seeder "
+                          f"({__version__}) does not know; upgrade seeder")
+
+
+def pick_seed() -> int:
+    """A fresh random seed, for callers that were given none (print it: it reproduces the run)."""
+    return secrets.randbelow(2**32)
+
+
+def _counted(batches: Iterator[Batch], counts: dict[str, int], phase: str, customers: int,
+             report: Progress) -> Iterator[Batch]:
+    """The batches, each counted into `counts`, and customers reported as they pass."""
+    done = 0
+    report(phase, done, customers)
+    for batch in batches:
         counts[batch.table] += len(batch)
-        if batch.table == "customers":
-            on_customers(len(batch))
         yield batch
+        if batch.table == "customers":
+            done += len(batch)
+            report(phase, done, customers)
 
 
 def _zero_counts() -> dict[str, int]:
     return {table.name: 0 for table in DATA_TABLES}
 
 
-def populate(url: URL, customers: int, seed: int, scenario_path: Path | None, *,
+def populate(target: Target, *, customers: int, seed: int, scenario: Scenario | None = None,
              replace: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-             on_customers: Callable[[int], None] = lambda n: None) -> Summary:
-    """Generate the dataset and write it in one transaction: all of it, or nothing."""
-    scenario = load_scenario(scenario_path)
+             cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
+    """Generate the dataset and write it in one transaction: all of it, or nothing.
+
+    Refuses a database that already holds a dataset unless `replace`. `progress` is told each
+    phase (see seeder.progress); `cancel` stops the run and rolls it back (Cancelled).
+    """
+    scenario = scenario if scenario is not None else Scenario()
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidArgument(f"batch_size must be a positive integer, not {batch_size!r}")
+    cancel = cancel if cancel is not None else Cancellation()
+    report = progress or ignore
+    batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
+                       progress=report)
     started_at, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     counts = _zero_counts()
-    engine = _engine_for(url, must_exist=True)
-    interrupt = _Interrupt()
     try:
-        with engine.connect() as connection, interrupt.handled(connection):
-            writer = writer_for(connection)
-            with writer.load_settings():
-                connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-                with connection.begin():
-                    _prepare(connection, url, writer, replace)
-                    writer.start()
-                    batches = _counted(scenario, seed, customers, batch_size, counts,
-                                       on_customers)
-                    encoded = ((batch, writer.encode(batch)) for batch in batches)
-                    for batch, payload in _one_ahead(encoded):
-                        interrupt.check()
-                        writer.write(batch, payload)
-                    interrupt.check()
-                    writer.finish()
-                    interrupt.check()
-                    connection.execute(SeedRun.__table__.insert().values(
-                        seed=seed, customers=customers, scenario=scenario.to_dict(),
-                        generator_version=GENERATOR_VERSION, seeder_version=__version__,
-                        row_counts=counts, started_at=started_at,
-                        finished_at=dt.datetime.now(dt.UTC),
-                    ))
-    except KeyboardInterrupt:
-        raise SeederError(_INTERRUPTED) from None
-    except (DBAPIError, *_DRIVER_ERRORS) as error:
-        if interrupt.received:  # the statement the signal cancelled
-            raise SeederError(_INTERRUPTED) from None
-        raise SeederError(f"{describe_database_error(url, error)}; nothing was written"
-                           ) from None
-    finally:
-        engine.dispose()
+        with open_database(target) as db:
+            loader = db.backend.loader(db.connection)
+            with loader.settings(), db.transaction(write=True) as connection, \
+                    cancel.interrupts(db.backend.interrupter(connection)):
+                db.backend.lock_populate(connection, db.display)
+                require_current_schema(connection, db.display)
+                holds_data = connection.scalar(
+                    select(exists(select(Customer.id)) | exists(select(Service.id))))
+                if holds_data and not replace:
+                    raise AlreadySeeded(f"{db.display} already holds a dataset; "
+                                        "rerun with --replace to replace it")
+                loader.start()
+                counted = _counted(rebatch(batches, batch_size), counts, LOADING,
+                                   customers, report)
+                for batch, payload in _one_ahead((b, loader.encode(b)) for b in counted):
+                    cancel.check()
+                    loader.write(batch, payload)
+                cancel.check()
+                loader.finish(report)
+                cancel.check()
+                # seed_runs is a log: one row per populate, replaced ones included.
+                connection.execute(SeedRun.__table__.insert().values(
+                    seed=seed, customers=customers, scenario=scenario.to_dict(),
+                    generator_version=GENERATOR_VERSION, seeder_version=__version__,
+                    row_counts=counts, started_at=started_at,
+                    finished_at=dt.datetime.now(dt.UTC),
+                ))
+                report(COMMITTING, 0, 1)
+    except Cancelled:
+        raise Cancelled(ROLLED_BACK) from None
+    except DatabaseError as error:
+        if cancel.cancelled:  # the statement that the cancellation interrupted
+            raise Cancelled(ROLLED_BACK) from None
+        raise DatabaseError(f"{error}; nothing was written") from None
+    report(COMMITTING, 1, 1)
     return Summary(seed, counts, time.perf_counter() - clock)
 
 
@@ -197,88 +200,46 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-class _Interrupt:
-    """Ctrl-C and SIGTERM cancel the running statement and stop populate at the next batch.
-
-    The handler does not raise: an exception raised at an arbitrary point can land inside the
-    driver mid-protocol (starting a COPY), after which not even ROLLBACK can be sent.
-    """
-
-    def __init__(self) -> None:
-        self.received = False
-
-    @contextlib.contextmanager
-    def handled(self, connection: Connection) -> Iterator[None]:
-        driver = connection.connection.driver_connection
-        cancel = driver.interrupt if connection.dialect.name == "sqlite" else driver.cancel
-
-        def handler(_signum, _frame) -> None:
-            self.received = True
-            with contextlib.suppress(Exception):
-                cancel()  # the statement fails with "canceled"/"interrupted"; we roll back
-
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {number: signal.signal(number, handler) for number in signals}
-        try:
-            yield
-        finally:
-            for number, old in previous.items():
-                signal.signal(number, old)
-
-    def check(self) -> None:
-        if self.received:
-            raise KeyboardInterrupt
-
-
-def _prepare(connection: Connection, url: URL, writer: Writer, replace: bool) -> None:
-    """Take the populate lock, check the schema, and make sure the tables are empty."""
-    if connection.dialect.name == "postgresql":
-        locked = connection.scalar(select(func.pg_try_advisory_xact_lock(_POPULATE_LOCK_KEY)))
-        if not locked:
-            raise SeederError(f"another seeder populate is writing to {display_url(url)}; "
-                               "try again when it is done")
-    # (SQLite: BEGIN IMMEDIATE has already taken the database's write lock.)
-    require_current_schema(connection, url)
-    holds_data = connection.scalar(select(exists(select(Customer.id)) | exists(select(Service.id))))
-    if holds_data and not replace:
-        raise SeederError(f"{display_url(url)} already holds a dataset; "
-                           "rerun with --replace to replace it")
-    writer.clear(DATA_TABLES)  # seed_runs keeps one row per populate, replaced ones included
-
-
-def dry_run(customers: int, seed: int, scenario_path: Path | None) -> tuple[Summary, int]:
-    """Generate the dataset without writing it: rows per table and their size as CSV."""
-    scenario = load_scenario(scenario_path)
+def dry_run(*, customers: int, seed: int, scenario: Scenario | None = None,
+            cancel: Cancellation | None = None) -> tuple[Summary, int]:
+    """Generate the dataset without writing it: rows per table, and its size as CSV bytes."""
     clock, counts = time.perf_counter(), _zero_counts()
-    batches = _counted(scenario, seed, customers, DEFAULT_BATCH_SIZE, counts, lambda n: None)
-    size = sum(len(csv_lines(batch)) for batch in batches)
+    batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel)
+    size = 0
+    for batch in batches:
+        counts[batch.table] += len(batch)
+        size += len(csv_lines(batch))
     return Summary(seed, counts, time.perf_counter() - clock), size
 
 
-def export(out: Path, customers: int, seed: int, scenario_path: Path | None,
-           on_customers: Callable[[int], None] = lambda n: None) -> Summary:
+def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | None = None,
+           cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
     """Write the dataset as one CSV file per table, named after the table, into `out`."""
-    scenario = load_scenario(scenario_path)
+    out = Path(out)
+    report = progress or ignore
+    batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
+                       progress=report)
     clock, counts = time.perf_counter(), _zero_counts()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with contextlib.ExitStack() as files:
-            opened = {}
+        files = {table.name: open(out / f"{table.name}.csv", "wb") for table in DATA_TABLES}
+        try:
             for table in DATA_TABLES:
-                opened[table.name] = files.enter_context(open(out / f"{table.name}.csv", "wb"))
-                opened[table.name].write(csv_header(table))
-            for batch in _counted(scenario, seed, customers, DEFAULT_BATCH_SIZE, counts,
-                                  on_customers):
-                opened[batch.table].write(csv_lines(batch))
+                files[table.name].write(csv_header(table))
+            for batch in _counted(batches, counts, WRITING, customers, report):
+                files[batch.table].write(csv_lines(batch))
+        finally:
+            for file in files.values():
+                file.close()
     except OSError as error:
-        raise SeederError(f"cannot write to {out}: {error.strerror}") from None
+        raise ExportError(f"cannot write to {out}: {error.strerror}") from None
     return Summary(seed, counts, time.perf_counter() - clock)
 
 
-def info(url: URL) -> dict[str, Any]:
+def info(target: Target) -> dict[str, Any]:
     """What the database holds: schema revision, rows per table, the last populate, headlines."""
-    with _transaction(url) as connection:
-        require_current_schema(connection, url)
+    with open_database(target) as db, db.transaction() as connection:
+        require_current_schema(connection, db.display)
         tables = [*DATA_TABLES, SeedRun.__table__]
         counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
         last_run = connection.execute(
@@ -291,7 +252,7 @@ def info(url: URL) -> dict[str, Any]:
             func.count().filter(Transaction.price == 0),
         )).one()
     return {
-        "database": display_url(url),
+        "database": db.display,
         "revision": schema.HEAD_REVISION,
         "row_counts": counts,
         "last_populate": None if last_run is None else {
@@ -305,3 +266,4 @@ def info(url: URL) -> dict[str, Any]:
         "free_services": free,
         "referrals": counts["referral_links"],
     }
+

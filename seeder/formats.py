@@ -1,18 +1,13 @@
-"""The encodings of a generated batch: CSV (export files), PostgreSQL's binary COPY format,
-and Python row tuples (SQLite executemany)."""
+"""The text encodings of a generated batch: CSV (export files) and Python row tuples
+(executemany). Binary encodings belong to the backend whose wire format they are."""
 
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import BigInteger, Date, Integer, SmallInteger, String, Table, Uuid
+from sqlalchemy import Table
 
 from seeder import bytestrings
 from seeder.batch import Batch
-
-# Binary COPY: a signature, flags and header-extension length before the rows, -1 after.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-_COPY_TRAILER = b"\xff\xff"
-_POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 
 
 def _text(column: np.ndarray) -> np.ndarray:
@@ -52,41 +47,3 @@ def python_rows(batch: Batch) -> list[tuple]:
         else:
             columns.append(bytestrings.decode(column))
     return list(zip(*columns, strict=True))
-
-
-def _binary_field(column: np.ndarray, sql_type) -> list[np.ndarray]:
-    """A column as binary COPY fields: a 4-byte big-endian length, then the value's bytes."""
-    if isinstance(sql_type, String):
-        length = np.strings.str_len(column).astype(">i4")
-        return [_be_bytes(length), column]
-    if isinstance(sql_type, Uuid):
-        value = bytestrings.as_matrix(column)
-    elif isinstance(sql_type, Date):
-        value = _be_bytes((column - _POSTGRES_EPOCH).astype(">i4"))
-    elif isinstance(sql_type, BigInteger):
-        value = _be_bytes(column.astype(">i8"))
-    elif isinstance(sql_type, SmallInteger):
-        value = _be_bytes(column.astype(">i2"))
-    elif isinstance(sql_type, Integer):
-        value = _be_bytes(column.astype(">i4"))
-    else:
-        raise TypeError(f"no binary COPY encoding for {sql_type!r}")
-    width = np.zeros((len(column), 4), dtype=np.uint8)
-    width[:, 3] = value.shape[1]
-    return [width, value]
-
-
-def _be_bytes(values: np.ndarray) -> np.ndarray:
-    return values.view(np.uint8).reshape(len(values), values.dtype.itemsize)
-
-
-def copy_binary(batch: Batch, table: Table) -> bytes:
-    """The batch in PostgreSQL's binary COPY format, for the table's column types.
-
-    The server takes binary fields as they are, without parsing text, and NumPy lays them
-    out whole columns at a time.
-    """
-    parts: list[np.ndarray | bytes] = [len(batch.columns).to_bytes(2, "big")]
-    for name, column in batch.columns.items():
-        parts += _binary_field(column, table.columns[name].type)
-    return _COPY_HEADER + bytestrings.join(parts) + _COPY_TRAILER

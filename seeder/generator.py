@@ -39,6 +39,7 @@ from seeder import bytestrings
 from seeder.batch import Batch
 from seeder.cancel import Cancellation
 from seeder.errors import InvalidArgument
+from seeder.progress import PLANNING, Progress
 from seeder.scenario import Scenario
 from seeder.streams import Stream, rng
 
@@ -525,14 +526,20 @@ def services_batch(catalog: Catalog) -> Batch:
 
 
 def plan(catalog: Catalog, seed: int, customers: int,
-         checkpoint: Callable[[], None] = lambda: None) -> DatasetPlan:
+         checkpoint: Callable[[], None] = lambda: None,
+         progress: Progress | None = None) -> DatasetPlan:
     """Stages 1 and 2 in this process: every block planned and summarised, then the reduce."""
     revisit = revisit_rates(catalog, seed)
+    sizes = block_sizes(customers)
     summaries = []
-    for block, count in enumerate(block_sizes(customers)):
+    for block, count in enumerate(sizes):
         checkpoint()
+        if progress is not None:
+            progress(PLANNING, block, len(sizes))
         block_plan = plan_block(catalog, seed, revisit, block, count)
         summaries.append(summarize(catalog, block_plan, block * BLOCK_CUSTOMERS))
+    if progress is not None:
+        progress(PLANNING, len(sizes), len(sizes))
     return plan_dataset(catalog, seed, customers, summaries, checkpoint)
 
 
@@ -550,19 +557,22 @@ def rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
 
 
 def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
-             cancel: Cancellation | None = None) -> Iterator[Batch]:
+             cancel: Cancellation | None = None,
+             progress: Progress | None = None) -> Iterator[Batch]:
     """Every row of the dataset, as batches in foreign-key order.
 
-    Arguments are checked at once; planning (stages 1 and 2) runs at the first batch, then the
-    rows stream block by block. `cancel` is checked between blocks.
+    Arguments are checked at once. Planning (stages 1 and 2) runs when the first batch is
+    asked for, reported as progress("planning", blocks done, blocks); then rows stream block
+    by block. `cancel` is checked between blocks (Cancelled).
     """
-    scenario = scenario or Scenario()
+    scenario = scenario if scenario is not None else Scenario()
     check_arguments(customers=customers, seed=seed)
     catalog = Catalog(scenario)
     checkpoint = cancel.check if cancel is not None else lambda: None
 
     def batches() -> Iterator[Batch]:
-        yield from rows(catalog, seed, plan(catalog, seed, customers, checkpoint), checkpoint)
+        dataset = plan(catalog, seed, customers, checkpoint, progress)
+        yield from rows(catalog, seed, dataset, checkpoint)
 
     return batches()
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from support import BACKENDS, new_database
+from support import BACKENDS, new_database, seeder_engine
 
 from seeder import schema
-from seeder.config import create_seeder_engine, resolve_database_url
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,7 +47,7 @@ def backend(database_url: str) -> str:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_seeder_engine(resolve_database_url(database_url))
+    engine = seeder_engine(database_url)
     try:
         yield engine
     finally:

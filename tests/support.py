@@ -19,9 +19,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from psycopg import sql
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from seeder.backends import backend_for_url
 from seeder.cli import cli
+from seeder.urls import parse_database_url
 
 # The server the PostgreSQL cases create their throwaway databases on (any existing database
 # works as the admin one; the user needs CREATEDB).
@@ -73,6 +76,13 @@ def new_database(backend: str, directory: Path) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def seeder_engine(url: str) -> Engine:
+    """An engine set up as seeder sets up its own (SQLite: foreign keys enforced)."""
+    parsed = parse_database_url(url)
+    backend = backend_for_url(parsed)
+    return backend.create_engine(backend.driver_url(parsed))
 
 
 # --- the command line -------------------------------------------------------------------------

@@ -23,11 +23,10 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
-from support import invoke, ok, one_line_error
+from support import invoke, ok, one_line_error, seeder_engine
 
 from seeder import __version__, schema
 from seeder.cli import cli
-from seeder.config import create_seeder_engine, resolve_database_url
 from seeder.models import DATA_TABLES, Base, SeedRun
 
 ALL_TABLES = [*DATA_TABLES, SeedRun.__table__]
@@ -45,7 +44,7 @@ def _run(*args: str, input: str | None = None) -> Result:
 
 
 def _counts(url: str) -> dict[str, int]:
-    engine = create_seeder_engine(resolve_database_url(url))
+    engine = seeder_engine(url)
     try:
         with engine.connect() as conn:
             return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in ALL_TABLES}
@@ -55,7 +54,7 @@ def _counts(url: str) -> dict[str, int]:
 
 def _assert_empty_schema_at_head(url: str) -> None:
     assert set(_counts(url).values()) == {0}
-    engine = create_seeder_engine(resolve_database_url(url))
+    engine = seeder_engine(url)
     try:
         with engine.begin() as conn:
             assert schema.current_revision(conn) == schema.HEAD_REVISION
@@ -202,13 +201,13 @@ def test_unsupported_url(url: str, args: list[str]) -> None:
 def test_database_from_a_newer_seeder_says_upgrade_seeder(database_url: str,
                                                           args: list[str]) -> None:
     ok(invoke(database_url, "init-db"))
-    engine = create_seeder_engine(resolve_database_url(database_url))
+    engine = seeder_engine(database_url)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     engine.dispose()
     error = one_line_error(invoke(database_url, *args))
     assert "9999" in error and "upgrade seeder" in error
-    with create_seeder_engine(resolve_database_url(database_url)).connect() as conn:
+    with seeder_engine(database_url).connect() as conn:
         assert schema.current_revision(conn) == "9999"
 
 

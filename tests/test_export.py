@@ -143,7 +143,7 @@ def test_golden_digests(tmp_path: Path) -> None:
     intended, bump seeder.generator.GENERATOR_VERSION and write the new golden file from the
     repository root with:
 
-        python -c "import hashlib, json, pathlib, tempfile; from seeder import commands, generator; out = pathlib.Path(tempfile.mkdtemp()); commands.export(out, 25000, 20240101, None); pathlib.Path(f'tests/golden/digests_v{generator.GENERATOR_VERSION}.json').write_text(json.dumps({f.stem: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(out.glob('*.csv'))}, indent=2) + '\\n')"
+        python -c "import hashlib, json, pathlib, tempfile; from seeder import commands, generator; out = pathlib.Path(tempfile.mkdtemp()); commands.export(out, customers=25000, seed=20240101); pathlib.Path(f'tests/golden/digests_v{generator.GENERATOR_VERSION}.json').write_text(json.dumps({f.stem: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(out.glob('*.csv'))}, indent=2) + '\\n')"
 
     (and keep the older digests_v*.json files: they document earlier versions).
     """  # noqa: E501
@@ -152,7 +152,7 @@ def test_golden_digests(tmp_path: Path) -> None:
              f"{golden.relative_to(GOLDEN_DIR.parent.parent)} with the command in the "
              "docstring of tests/test_export.py::test_golden_digests")
     assert golden.exists(), f"no golden digests for generator version {GENERATOR_VERSION}: {howto}"
-    commands.export(tmp_path, GOLDEN_CUSTOMERS, GOLDEN_SEED, None)
+    commands.export(tmp_path, customers=GOLDEN_CUSTOMERS, seed=GOLDEN_SEED)
     expected = json.loads(golden.read_text())
     actual = digests(tmp_path)
     changed = sorted(table for table in set(expected) | set(actual)

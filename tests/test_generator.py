@@ -26,9 +26,8 @@ from faker.providers.person.de_DE import Provider as GermanNames
 from faker.providers.person.en_US import Provider as AmericanNames
 
 from seeder import bytestrings
-from seeder.batch import rebatch
 from seeder.formats import csv_lines
-from seeder.generator import BLOCK_CUSTOMERS, generate
+from seeder.generator import generate
 from seeder.models import DATA_TABLES
 from seeder.scenario import DEFAULT_MAKES, DEFAULT_SERVICES, Scenario
 
@@ -573,14 +572,6 @@ def _csv_digests(batches) -> dict[str, str]:
     for batch in batches:
         digests[batch.table].update(csv_lines(batch))
     return {table: digest.hexdigest() for table, digest in digests.items()}
-
-
-def test_rows_do_not_depend_on_the_batch_size() -> None:
-    customers = 2 * BLOCK_CUSTOMERS + 3_333  # several blocks, the last one partial
-    unbatched = _csv_digests(generate(customers=customers, seed=SEED, scenario=SCENARIO))
-    assert set(unbatched) == {table.name for table in DATA_TABLES}
-    for size in (1000, 7777):
-        assert _csv_digests(rebatch(generate(customers=customers, seed=SEED, scenario=SCENARIO), size)) == unbatched, size
 
 
 def test_same_seed_same_rows_other_seed_other_rows() -> None:

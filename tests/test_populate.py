@@ -29,10 +29,19 @@ from click.testing import Result
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from support import BACKENDS, admin_connection, invoke, new_database, ok, one_line_error
+from support import (
+    BACKENDS,
+    admin_connection,
+    invoke,
+    new_database,
+    ok,
+    one_line_error,
+    seeder_engine,
+)
 
-from seeder import __version__, commands, schema
-from seeder.config import create_seeder_engine, resolve_database_url
+from seeder import __version__, schema
+from seeder.backends import backend_named
+from seeder.backends.postgresql import POPULATE_LOCK_KEY
 from seeder.generator import GENERATOR_VERSION
 from seeder.models import DATA_TABLES, Base, SeedRun
 from seeder.scenario import load_scenario
@@ -53,7 +62,7 @@ def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _engine(url: str) -> Engine:
-    return create_seeder_engine(resolve_database_url(url))
+    return seeder_engine(url)
 
 
 @contextlib.contextmanager
@@ -325,15 +334,16 @@ def test_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
 # --- all or nothing ---------------------------------------------------------------------------
 
 
-def _failing_writer_after(monkeypatch: pytest.MonkeyPatch, batches: int,
+def _failing_writer_after(monkeypatch: pytest.MonkeyPatch, backend: str, batches: int,
                           error: BaseException) -> list[int]:
-    """Make the writer raise `error` on the write after `batches` successful ones."""
+    """Make the backend's loader raise `error` on the write after `batches` successful ones."""
     written = [0]
-    real_writer_for = commands.writer_for
+    backend_class = type(backend_named(backend))
+    real_loader = backend_class.loader
 
-    def writer_for(connection):
-        writer = real_writer_for(connection)
-        real_write = writer.write
+    def loader(self, connection):
+        real = real_loader(self, connection)
+        real_write = real.write
 
         def write(*args):
             if written[0] == batches:
@@ -341,10 +351,10 @@ def _failing_writer_after(monkeypatch: pytest.MonkeyPatch, batches: int,
             real_write(*args)
             written[0] += 1
 
-        writer.write = write
-        return writer
+        real.write = write
+        return real
 
-    monkeypatch.setattr(commands, "writer_for", writer_for)
+    monkeypatch.setattr(backend_class, "loader", loader)
     return written
 
 
@@ -366,7 +376,7 @@ def test_failure_midway_leaves_database_as_before(
 ) -> None:
     url = initialised_url
     schema_before = _schema_snapshot(url)
-    written = _failing_writer_after(monkeypatch, 3, FAILURES[failure](backend))
+    written = _failing_writer_after(monkeypatch, backend, 3, FAILURES[failure](backend))
     error = one_line_error(_populate(url, CUSTOMERS, 1, "--batch-size", "500"))
     assert written[0] == 3  # it failed midway, not before writing
     assert "nothing was written" in error or "rolled back" in error
@@ -382,7 +392,7 @@ def test_failed_replace_keeps_the_old_dataset(
     url = initialised_url
     ok(_populate(url, 1000, 1))
     before, schema_before = _dump(url), _schema_snapshot(url)
-    written = _failing_writer_after(monkeypatch, 3, FAILURES[failure](backend))
+    written = _failing_writer_after(monkeypatch, backend, 3, FAILURES[failure](backend))
     error = one_line_error(_populate(url, 2000, 2, "--replace", "--batch-size", "500"))
     assert written[0] == 3
     assert "nothing was written" in error or "rolled back" in error
@@ -460,7 +470,7 @@ def _populate_lock_held(url: str) -> Iterator[None]:
             other.close()
         return
     with psycopg.connect(url, connect_timeout=5) as other:  # not autocommit: a transaction
-        other.execute("SELECT pg_advisory_xact_lock(%s)", (commands._POPULATE_LOCK_KEY,))
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (POPULATE_LOCK_KEY,))
         yield
         other.rollback()
 

@@ -1,0 +1,132 @@
+"""Backends: everything that differs between databases, one module per backend.
+
+The rest of seeder holds no `if dialect == ...`: it asks the backend of a URL or a connection.
+A backend module defines a subclass of `Backend` and exposes one instance named `backend`;
+`BACKENDS` below maps each SQLAlchemy dialect name to its module. Adding a backend is one new
+module, one line in BACKENDS, and its tests.
+
+The interface (what each backend provides):
+
+- `name`, `schemes`: the dialect name, and the URL schemes users write for it with the
+  SQLAlchemy driver each one means (`postgresql://` -> `postgresql+psycopg`).
+- `driver_url(url)`: the URL with seeder's driver, its options checked (DatabaseURLError).
+- `create_engine(url)`: an engine with seeder's connect arguments (timeouts) and per-connection
+  setup; `missing_database(url)` says when the database does not exist and must not be
+  created implicitly (a SQLite file).
+- `begin(connection, write=...)`: turns SQLAlchemy's transaction into a real one on the server
+  (SQLite's BEGIN / BEGIN IMMEDIATE) and sets session limits (lock timeouts).
+- `error(error, display)`: a driver or SQLAlchemy error as the SeederError the user sees,
+  one line with the driver's own reason (`reason(error)`); `driver_errors`: the exception
+  types the driver raises from calls seeder makes on it directly (COPY, executemany).
+- `lock_populate(connection, display)`: the lock that lets one populate run at a time.
+- `interrupter(connection)`: a function, callable from any thread, that cancels the statement
+  the connection is running.
+- `loader(connection)`: a `Loader` for one populate: load settings, setting keys and indexes
+  aside, encoding and writing batches, rebuilding, integrity checks and ANALYZE.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+
+from seeder.batch import Batch
+from seeder.errors import DatabaseError, DatabaseURLError, SeederError
+from seeder.progress import Progress
+
+# dialect name -> the module that serves it.
+BACKENDS = {
+    "sqlite": "seeder.backends.sqlite",
+    "postgresql": "seeder.backends.postgresql",
+}
+
+class Loader(Protocol):
+    """Bulk-loads one dataset inside the caller's transaction, all or nothing."""
+
+    def settings(self) -> AbstractContextManager[None]:
+        """Connection settings for the load; entered before the transaction begins."""
+
+    def start(self) -> None:
+        """Empty the data tables and set their keys and indexes aside for a bulk load."""
+
+    def encode(self, batch: Batch) -> Any:
+        """The batch in the form write() sends; pure, so it can run in another thread."""
+
+    def write(self, batch: Batch, encoded: Any) -> None:
+        """Append the batch's rows, as encode() returned them, to its table."""
+
+    def finish(self, progress: Progress) -> None:
+        """Rebuild what start() set aside, check integrity, ANALYZE; the schema ends as
+        migrated."""
+
+
+class Backend:
+    """One database product: see the module docstring for what each member does."""
+
+    name: ClassVar[str]
+    # URL scheme users write -> SQLAlchemy driver name seeder uses for it.
+    schemes: ClassVar[dict[str, str]]
+    driver_errors: ClassVar[tuple[type[Exception], ...]]
+
+    def driver_url(self, url: URL) -> URL:
+        scheme, _, driver = url.drivername.partition("+")
+        ours = self.schemes[scheme]
+        if driver and driver != ours.partition("+")[2] and url.drivername != ours:
+            raise DatabaseURLError(f"unsupported driver {driver!r} in {scheme}://; write "
+                                   f"{scheme}:// (seeder uses {ours})")
+        return url.set(drivername=ours)
+
+    def create_engine(self, url: URL) -> Engine:
+        raise NotImplementedError
+
+    def missing_database(self, url: URL) -> str | None:
+        """A message when the database does not exist and must not be created, else None."""
+        return None
+
+    def begin(self, connection: Connection, *, write: bool) -> None:
+        """Make the transaction SQLAlchemy began a real one, with seeder's session limits."""
+
+    def error(self, error: Exception, display: str) -> SeederError:
+        """The error as users see it: which database, and the driver's reason in one line."""
+        return DatabaseError(f"cannot use {display}: {self.reason(error)}")
+
+    def reason(self, error: Exception) -> str:
+        """The driver's message, first line only (it names the cause, never the password)."""
+        original = error.orig if isinstance(error, DBAPIError) else error
+        lines = str(original or error).strip().splitlines()
+        return lines[0] if lines else type(original or error).__name__
+
+    def lock_populate(self, connection: Connection, display: str) -> None:
+        raise NotImplementedError
+
+    def interrupter(self, connection: Connection) -> Callable[[], None]:
+        raise NotImplementedError
+
+    def loader(self, connection: Connection) -> Loader:
+        raise NotImplementedError
+
+
+def backend_named(dialect: str) -> Backend:
+    """The backend of a SQLAlchemy dialect name; a clear error for one seeder does not serve."""
+    module = BACKENDS.get(dialect)
+    if module is None:
+        raise DatabaseURLError(
+            f"seeder does not support {dialect} databases; use one of: {', '.join(BACKENDS)}")
+    return importlib.import_module(module).backend
+
+
+def backend_for_url(url: URL) -> Backend:
+    """The backend whose URL schemes include the URL's (`postgres://` is PostgreSQL's)."""
+    scheme = url.drivername.partition("+")[0]
+    for dialect in BACKENDS:
+        backend = backend_named(dialect)
+        if scheme in backend.schemes:
+            return backend
+    known = ", ".join(f"{s}://" for d in BACKENDS for s in backend_named(d).schemes)
+    raise DatabaseURLError(f"unsupported database URL scheme {scheme!r}; use {known}")

@@ -1,0 +1,146 @@
+"""SQLite: prepared executemany into tables without secondary indexes, then the indexes.
+
+Foreign keys are switched off for the load (SQLite can only do that outside a transaction)
+and checked as a whole with PRAGMA foreign_key_check before the transaction commits.
+Python's sqlite3 commits on its own around some statements; seeder's connections leave
+transaction control to seeder (isolation_level None), and `begin()` opens the transaction
+with an explicit BEGIN, so DDL and data change together, as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.schema import CreateIndex, DropIndex
+
+from seeder.backends import Backend
+from seeder.batch import Batch
+from seeder.errors import Busy, SeederError
+from seeder.formats import python_rows
+from seeder.models import DATA_TABLES
+from seeder.progress import ANALYZING, INDEXING, Progress
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL opens, or None for an in-memory database."""
+    name = url.database
+    if url.query.get("uri") in ("true", "1") and name and name.startswith("file:"):
+        # sqlite:///file:PATH?mode=ro&uri=true: an SQLite URI filename.
+        parts = urllib.parse.urlsplit(name)
+        if "memory" in urllib.parse.parse_qs(parts.query).get("mode", []) or not parts.path:
+            return None
+        return Path(urllib.parse.unquote(parts.path))
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+    schemes = {"sqlite": "sqlite+pysqlite"}
+    driver_errors = (sqlite3.Error,)
+
+    def create_engine(self, url: URL) -> Engine:
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+
+    def missing_database(self, url: URL) -> str | None:
+        path = sqlite_file(url)
+        if path is not None and not path.exists():
+            return f"{path} does not exist; run `seeder init-db` first"
+        return None
+
+    def begin(self, connection: Connection, *, write: bool) -> None:
+        # BEGIN IMMEDIATE takes the write lock up front: a second writer is turned away before
+        # it does any work. A caller's transaction that is already open is used as it is.
+        if not connection.connection.driver_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def error(self, error: Exception, display: str) -> SeederError:
+        reason = self.reason(error)
+        if "database is locked" in reason:
+            return Busy(f"cannot use {display}: {reason} (another seeder populate may be "
+                        "writing to it; try again when it is done)")
+        return super().error(error, display)
+
+    def lock_populate(self, connection: Connection, display: str) -> None:
+        pass  # begin(write=True) took SQLite's write lock with BEGIN IMMEDIATE
+
+    def interrupter(self, connection: Connection) -> Callable[[], None]:
+        return connection.connection.driver_connection.interrupt
+
+    def loader(self, connection: Connection) -> SQLiteLoader:
+        return SQLiteLoader(connection)
+
+
+class SQLiteLoader:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._indexes = [index for table in DATA_TABLES for index in table.indexes]
+        self._inserts: dict[str, str] = {}
+
+    @contextlib.contextmanager
+    def settings(self) -> Iterator[None]:
+        # foreign_keys can only change outside a transaction; inside a caller's transaction
+        # the load runs with the caller's setting. (A page cache larger than the default was
+        # measured to make the load slower and the index builds hungrier.)
+        dbapi_connection = self._connection.connection.driver_connection
+        if dbapi_connection.in_transaction:
+            yield
+            return
+        enforced = dbapi_connection.execute("PRAGMA foreign_keys").fetchone()[0]
+        dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield
+        finally:
+            dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+
+    def start(self) -> None:
+        for table in reversed(DATA_TABLES):
+            self._connection.execute(table.delete())
+        for index in self._indexes:
+            self._connection.execute(DropIndex(index))
+
+    def encode(self, batch: Batch) -> list[tuple]:
+        return python_rows(batch)
+
+    def write(self, batch: Batch, encoded: list[tuple]) -> None:
+        statement = self._inserts.get(batch.table)
+        if statement is None:
+            quote = self._connection.dialect.identifier_preparer.quote
+            statement = "INSERT INTO {} ({}) VALUES ({})".format(
+                quote(batch.table),
+                ", ".join(map(quote, batch.columns)),
+                ", ".join("?" * len(batch.columns)),
+            )
+            self._inserts[batch.table] = statement
+        self._connection.connection.driver_connection.executemany(statement, encoded)
+
+    def finish(self, progress: Progress) -> None:
+        for done, index in enumerate(self._indexes):
+            progress(INDEXING, done, len(self._indexes))
+            self._connection.execute(CreateIndex(index))
+        progress(INDEXING, len(self._indexes), len(self._indexes))
+        broken = self._connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise SeederError(f"generated data breaks a foreign key of table {broken[0]}; "
+                              "this is a seeder bug: please report it with the seed and size")
+        for done, table in enumerate(DATA_TABLES):
+            progress(ANALYZING, done, len(DATA_TABLES))
+            self._connection.exec_driver_sql(f'ANALYZE "{table.name}"')
+        progress(ANALYZING, len(DATA_TABLES), len(DATA_TABLES))
+
+
+backend = SQLiteBackend()
