@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 
 from seeder.errors import DatabaseURLError
 
-HIDDEN = "***"
+_HIDDEN = "***"
 # Backends whose database is a file; every other backend is a server that needs a database name.
 _FILE_BACKENDS = frozenset({"sqlite"})
 # Query options whose name contains one of these (in any case) may carry a credential.
@@ -93,8 +93,8 @@ def _parse_text(text: str) -> URL:
 
 
 def _misplaced_at(text: str) -> str:
-    return (f"the database URL {display_url(text)} has an @ other than the one between the "
-            "password and the host; percent-encode @ as %40 (and : as %3A, / as %2F in the "
+    return (f"the database URL {display_url(text)} has an @ other than the one before the "
+            "host; percent-encode @ as %40 (and : as %3A, / as %2F in the "
             "user name and password)")
 
 
@@ -120,7 +120,7 @@ def display_url(url: URL | str) -> str:
         hide_password=True
     )
     options = [
-        f"{quote_plus(key)}={HIDDEN if _is_credential(key) else quote_plus(value)}"
+        f"{quote_plus(key)}={_HIDDEN if _is_credential(key) else quote_plus(value)}"
         for key, values in url.normalized_query.items()
         for value in values
     ]
@@ -135,16 +135,16 @@ def _display_text(text: str) -> str:
     userinfo, at, rest = rest.rpartition("@")
     if at:
         user = re.match(r"[^:/?]*", userinfo)[0]
-        shown += user + (":" + HIDDEN if user != userinfo else "") + "@"
+        shown += user + (":" + _HIDDEN if user != userinfo else "") + "@"
         if "?" in userinfo:  # the @ may be inside an option's value, which ends at the next &
             _value, ampersand, options = rest.partition("&")
-            return shown + HIDDEN + (ampersand + _display_options(options) if ampersand else "")
+            return shown + _HIDDEN + (ampersand + _display_options(options) if ampersand else "")
     location, question, options = rest.partition("?")
     host_port, slash, path = location.partition("/")
     host, port = re.fullmatch(r"(\[[^\]]*\]|[^:]*)(?::(.*))?", host_port, re.DOTALL).groups()
     if port is not None and not port.isdecimal():
         # postgresql://user:password/db, host forgotten: what follows the : may be a password.
-        return f"{shown}{host}:{HIDDEN}"
+        return f"{shown}{host}:{_HIDDEN}"
     shown += host + (f":{port}" if port is not None else "") + slash + path
     return shown + (question + _display_options(options) if question else "")
 
@@ -154,8 +154,8 @@ def _display_options(options: str) -> str:
     text without `=` (the rest of a value with an unencoded &) hidden too."""
     pairs = [pair.partition("=") for pair in options.split("&")]
     return "&".join(
-        HIDDEN if not equals
-        else f"{key}={HIDDEN}" if _is_credential(unquote_plus(key))
+        _HIDDEN if not equals
+        else f"{key}={_HIDDEN}" if _is_credential(unquote_plus(key))
         else key + equals + value
         for key, equals, value in pairs
     )
@@ -230,4 +230,4 @@ def _option_text(url: URL, name: str) -> str | None:
 
 
 def _display_pair(name: str, value: str) -> str:
-    return f"{name}={HIDDEN if _is_credential(name) else _escape_invisible(value)}"
+    return f"{name}={_HIDDEN if _is_credential(name) else _escape_invisible(value)}"
