@@ -9,7 +9,8 @@ The interface (what each backend provides):
 
 - `name`, `schemes`: the dialect name, and the URL schemes users write for it with the
   SQLAlchemy driver each one means (`postgresql://` -> `postgresql+psycopg`).
-- `driver_url(url)`: the URL with seeder's driver, its options checked (DatabaseURLError).
+- `driver_url(url)`: the URL with seeder's driver, its options checked by `check_url(url)`
+  (DatabaseURLError).
 - `create_engine(url)`: an engine with seeder's connect arguments (timeouts) and per-connection
   setup; `missing_database(url)` says when the database does not exist and must not be
   created implicitly (a SQLite file).
@@ -39,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 from seeder.batch import Batch
 from seeder.errors import DatabaseError, DatabaseURLError, SeederError
 from seeder.progress import Progress
+from seeder.urls import display_url
 
 # dialect name -> the module that serves it.
 BACKENDS = {
@@ -80,7 +82,16 @@ class Backend:
         if driver and driver != ours.partition("+")[2] and url.drivername != ours:
             raise DatabaseURLError(f"unsupported driver {driver!r} in {scheme}://; write "
                                    f"{scheme}:// (seeder uses {ours})")
+        self.check_url(url)
         return url.set(drivername=ours)
+
+    def check_url(self, url: URL) -> None:
+        """Refuse what the driver would misread: by default, a URL without a database name
+        (a server would silently pick a default database)."""
+        if not url.database:
+            example = display_url(url.set(database="DATABASE"))
+            raise DatabaseURLError(
+                f"the database URL {display_url(url)} names no database; add it, as in {example}")
 
     def create_engine(self, url: URL) -> Engine:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from seeder.errors import Busy, SeederError
 from seeder.formats import python_rows
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, Progress
+from seeder.urls import bool_option, float_option
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -45,6 +46,12 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     schemes = {"sqlite": "sqlite+pysqlite"}
     driver_errors = (sqlite3.Error,)
+
+    def check_url(self, url: URL) -> None:
+        # No database name is an in-memory database; options are sqlite3.connect() arguments.
+        float_option(url, "timeout", 0, 3600)
+        bool_option(url, "check_same_thread")
+        bool_option(url, "uri")
 
     def create_engine(self, url: URL) -> Engine:
         engine = create_engine(url)
