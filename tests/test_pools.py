@@ -56,6 +56,9 @@ def test_the_locales_are_fakers() -> None:
 def test_every_locale_snapshot_equals_what_faker_gives() -> None:
     differences = {}
     for locale in AVAILABLE_LOCALES:
+        if locale not in available_locales():
+            differences[locale] = ["no snapshot"]
+            continue
         expected = _faker_pools(locale)
         snapshot = load_pools(locale)
         for field, value in expected.items():
