@@ -39,6 +39,7 @@ from seeder import bytestrings
 from seeder.batch import Batch
 from seeder.cancel import Cancellation
 from seeder.errors import InvalidArgument
+from seeder.pools import load_pools
 from seeder.progress import PLANNING, Progress
 from seeder.scenario import Scenario
 from seeder.streams import Stream, rng
@@ -78,20 +79,18 @@ def _ascii_slug(text: str) -> str:
     return "".join(ch for ch in folded.lower() if ch.isalnum())
 
 
-def _choice_probabilities(pool) -> tuple[list[str], np.ndarray | None]:
-    """Faker keeps some name lists as {name: weight}, others as plain sequences."""
-    if isinstance(pool, dict):
-        weights = np.array(list(pool.values()), dtype=np.float64)
-        return list(pool), weights / weights.sum()
-    return list(pool), None
+def _probabilities(weights: tuple[float, ...] | None) -> np.ndarray | None:
+    """A weighted name list's draw probabilities; None (uniform) for a plain list."""
+    if weights is None:
+        return None
+    array = np.array(weights, dtype=np.float64)
+    return array / array.sum()
 
 
 class Catalog:
-    """Everything derived once from the scenario: day numbers, lookup tables, Faker pools."""
+    """Everything derived once from the scenario: day numbers, lookup tables, locale pools."""
 
     def __init__(self, scenario: Scenario) -> None:
-        from faker import Faker  # imported here: it is only needed to build the pools
-
         self.scenario = scenario
         self.start_day = _day(scenario.start)
         self.end_day = _day(scenario.end)
@@ -125,16 +124,16 @@ class Catalog:
         self.is_reward_service = np.zeros(len(self.service_rows), dtype=bool)
         self.is_reward_service[self.reward_services] = True
 
-        fake = Faker(scenario.locale)
-        person = _provider(fake, "person")
-        first, self.first_p = _choice_probabilities(person.first_names)
-        last, self.last_p = _choice_probabilities(person.last_names)
+        pools = load_pools(scenario.locale)
+        first, last = pools.first_names, pools.last_names
+        self.first_p = _probabilities(pools.first_name_weights)
+        self.last_p = _probabilities(pools.last_name_weights)
         self.first_names = bytestrings.encode(first)
         self.last_names = bytestrings.encode(last)
         self.first_slugs = bytestrings.encode([_ascii_slug(n) or "customer" for n in first])
         self.last_slugs = bytestrings.encode([_ascii_slug(n) or "customer" for n in last])
-        self.domains = bytestrings.encode(_provider(fake, "internet").safe_domain_names)
-        formats = [f for f in getattr(_provider(fake, "phone_number"), "formats", ())
+        self.domains = bytestrings.encode(pools.safe_domains)
+        formats = [f for f in pools.phone_formats
                    if not any(mark in f for mark in ("{", "!", "@", "^"))]
         # Some locales (en_PH) build numbers in code, not from formats; they get a plain one.
         self.phone_formats = [f.encode() for f in formats or ["###-###-####"]]
@@ -144,10 +143,6 @@ def _add_months(date: dt.date, months: int) -> dt.date:
     years, month = divmod(date.month - 1 + months, 12)
     year = date.year + years
     return dt.date(year, month + 1, min(date.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def _provider(fake, name: str):
-    return next(p for p in fake.get_providers() if p.__provider__ == f"faker.providers.{name}")
 
 
 def _derived_code(text: str, length: int) -> bytes:

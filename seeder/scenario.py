@@ -10,6 +10,7 @@ from typing import Any
 
 from seeder.errors import ScenarioError
 from seeder.models import Car, Service
+from seeder.pools import available_locales
 
 # Names become column values: they must fit the columns on every backend.
 _MAKE_LENGTH, _MODEL_LENGTH = Car.__table__.c.make.type.length, Car.__table__.c.model.type.length
@@ -241,9 +242,7 @@ def _check_length(key: str, name: str, limit: int) -> None:
 
 
 def _check_consistency(scenario: Scenario) -> None:
-    from faker.config import AVAILABLE_LOCALES  # only needed when a file sets the locale
-
-    if scenario.locale not in AVAILABLE_LOCALES:
+    if scenario.locale not in available_locales():
         raise _Invalid("locale", f"{scenario.locale!r} is not a Faker locale (e.g. en_US, de_DE)")
     if scenario.start >= scenario.end:
         raise _Invalid("start", f"must be before end ({scenario.end})")
