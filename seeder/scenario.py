@@ -18,6 +18,8 @@ import tomllib
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import tomli_w
+
 from seeder.errors import ScenarioError
 
 # A scenario file is a few KB (the complete default scenario is 1.6 KB). Reading stops after
@@ -180,6 +182,15 @@ class Scenario:
             return value
 
         return plain(dataclasses.asdict(self))
+
+    def to_toml(self) -> str:
+        """The complete scenario as TOML: the top-level keys, then [referral], [makes] and
+        [services.<field>]. Given back to load_scenario it makes an equal Scenario, and so the
+        same data."""
+        top = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+               if field.name not in ("makes", "services", "referral")}
+        return tomli_w.dumps({**top, "referral": dataclasses.asdict(self.referral),
+                              "makes": self.makes, "services": self.services})
 
 
 def load_scenario(path: str | os.PathLike[str] | None) -> Scenario:

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import seeder.scenario
 from seeder import bytestrings
 from seeder.cli import cli
 from seeder.errors import ScenarioError
+from seeder.formats import csv_lines
 from seeder.generator import generate
 from seeder.scenario import (
     DEFAULT_MAKES,
@@ -211,6 +213,40 @@ def test_cohort_windows_must_end_before_the_last_date_there_is() -> None:
                                             r"the last one, from 9999-07, "):
         Scenario(end=dt.date(9999, 12, 31))
 
+
+# --- the scenario as TOML ----------------------------------------------------------------------
+
+
+def test_the_default_scenario_round_trips_through_toml(tmp_path: Path) -> None:
+    text = Scenario().to_toml()
+    loaded = load_scenario(write(tmp_path, text))
+    assert loaded == Scenario()
+    assert list(loaded.makes) == list(DEFAULT_MAKES)
+    assert [list(priced) for priced in loaded.services.values()] == [
+        list(priced) for priced in DEFAULT_SERVICES.values()]
+    # Readable order: the top-level keys, then [referral], [makes], [services.<field>].
+    top, _, tables = text.partition("\n[")
+    assert re.findall(r"^(\w+) =", top, re.MULTILINE) == [
+        "locale", "start", "end", "first_model_year", "last_model_year", "cohort_months",
+        "revisit_rate"]
+    assert re.findall(r"^\[(.+)\]$", "[" + tables, re.MULTILINE) == [
+        "referral", "makes", *(f"services.{field}" for field in DEFAULT_SERVICES)]
+
+
+def test_an_overridden_scenario_round_trips_through_toml(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, CUSTOM))
+    loaded = load_scenario(write(tmp_path, scenario.to_toml(), "again.toml"))
+    assert loaded == scenario
+    assert list(loaded.makes) == ["Tesla", "Kia"]
+    assert loaded.services["tyres"] == {"rotate": (30, 40), "Winter, set": (200, 300)}
+
+
+def test_the_round_tripped_default_makes_the_same_data(tmp_path: Path) -> None:
+    loaded = load_scenario(write(tmp_path, Scenario().to_toml()))
+    for original, again in zip(generate(Scenario(), 11, 2_000), generate(loaded, 11, 2_000),
+                               strict=True):
+        assert original.table == again.table
+        assert csv_lines(original) == csv_lines(again), original.table
 
 # --- overrides reach the data ------------------------------------------------------------------
 
