@@ -4,19 +4,37 @@ data, and one clear line (file, key, reason) for anything wrong in a file.
 
 from __future__ import annotations
 
+import ast
+import calendar
+import dataclasses
 import datetime as dt
 import math
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import seeder.scenario
 from seeder import bytestrings
 from seeder.cli import cli
 from seeder.errors import ScenarioError
+from seeder.formats import csv_lines
 from seeder.generator import generate
-from seeder.scenario import DEFAULT_MAKES, DEFAULT_SERVICES, Referral, Scenario, load_scenario
+from seeder.scenario import (
+    DEFAULT_MAKES,
+    DEFAULT_SERVICES,
+    MAX_FILE_BYTES,
+    Referral,
+    Scenario,
+    load_scenario,
+)
 
 Z = 6.0
 
@@ -67,6 +85,169 @@ def test_the_scenario_is_stored_as_plain_json_data() -> None:
     assert plain["makes"]["Honda"] == ["Civic", "CR-V", "Accord", "Pilot"]
     assert plain["services"]["oil"]["reg_change"] == [60, 110]
 
+
+def test_the_scenario_module_knows_nothing_of_the_orm_or_the_cli() -> None:
+    """Scenarios are plain values; whether they fit the columns is seeder.limits' business."""
+    tree = ast.parse(Path(seeder.scenario.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    for forbidden in ("sqlalchemy", "seeder.models", "seeder.cli", "seeder.commands", "click"):
+        assert not {name for name in imported if name.split(".")[0] == forbidden
+                    or name.startswith(f"{forbidden}.") or name == forbidden}, forbidden
+
+
+# --- built in code -----------------------------------------------------------------------------
+
+
+def test_a_scenario_built_in_code_equals_one_loaded_from_toml(tmp_path: Path) -> None:
+    path = write(tmp_path, 'locale = "de_DE"\ncohort_months = 3\n[makes]\nKia = ["Rio"]\n')
+    built = Scenario(locale="de_DE", cohort_months=3, makes={"Kia": ["Rio"]})
+    assert built == load_scenario(str(path)) == load_scenario(path)
+    assert built.makes == {"Kia": ("Rio",)}
+
+
+def test_values_built_in_code_are_normalised_and_copied() -> None:
+    makes = {"Kia": ["Rio"]}
+    services = {"oil": {"change": [10, 20]}}
+    scenario = Scenario(makes=makes, services=services, revisit_rate=[0, 1],
+                        referral=Referral(share=1))
+    assert scenario.makes == {"Kia": ("Rio",)} and scenario.makes is not makes
+    assert scenario.services == {"oil": {"change": (10, 20)}}
+    assert scenario.revisit_rate == (0.0, 1.0) and isinstance(scenario.revisit_rate[0], float)
+    assert isinstance(scenario.referral.share, float)
+    makes["Kia"].append("Soul")  # the caller's table is not the scenario's
+    assert scenario.makes == {"Kia": ("Rio",)}
+    assert Scenario().makes is not DEFAULT_MAKES and Scenario().services is not DEFAULT_SERVICES
+
+
+BUILT_BADLY = [
+    (lambda: Scenario(locale="xx_XX"), "locale"),
+    (lambda: Scenario(locale=None), "locale"),
+    (lambda: Scenario(start=dt.date(2024, 1, 1), end=dt.date(2021, 1, 1)), "start"),
+    (lambda: Scenario(end="2024-01-01"), "end"),
+    (lambda: Scenario(cohort_months=0), "cohort_months"),
+    (lambda: Scenario(cohort_months=2**63 - 1), "cohort_months"),
+    (lambda: Scenario(first_model_year=2016.0), "first_model_year"),
+    (lambda: Scenario(revisit_rate=(0.3, 0.1)), "revisit_rate"),
+    (lambda: Scenario(makes={"": ("M3",)}), "makes"),
+    (lambda: Scenario(makes={"BMW": ("",)}), "makes.BMW"),
+    (lambda: Scenario(services={"oil": {"": (1, 2)}}), "services.oil"),
+    (lambda: Scenario(services={"oil": {"change": (2, 1)}}), "services.oil.change"),
+    (lambda: Scenario(referral=Referral(share=1.5)), "referral.share"),
+    (lambda: Scenario(referral=Referral(start=dt.date(2030, 1, 1), end=dt.date(2030, 2, 1))),
+     "referral"),
+    (lambda: Scenario(referral={"share": 0.1}), "referral"),
+    (lambda: dataclasses.replace(Scenario(), cohort_months=-1), "cohort_months"),
+    (lambda: dataclasses.replace(Scenario(), services={"tyres": {"rotate": (1, 2)}}),
+     "referral.reward_field"),
+]
+
+
+@pytest.mark.parametrize("build, key", BUILT_BADLY)
+def test_bad_values_built_in_code_are_rejected_with_key_and_reason(build, key: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        build()
+    message = str(caught.value)
+    assert message.startswith(f"{key}: "), message
+    assert len(message) > len(key) + 7 and "\n" not in message, message
+
+
+def test_known_locales_are_the_snapshot_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The locales accepted are those with name and phone lists in package data."""
+    monkeypatch.setattr(seeder.scenario, "available_locales", lambda: ("xx_XX",))
+    assert Scenario(locale="xx_XX").locale == "xx_XX"
+    with pytest.raises(ScenarioError, match="^locale: 'en_US' is not a known locale"):
+        Scenario()
+
+
+# --- cohort windows ----------------------------------------------------------------------------
+
+
+def _windows_by_walking(start: dt.date, end: dt.date, months: int) -> int:
+    """The cohort windows as the generator finds them: start, start + months, start +
+    2 * months, ... (a day past the month's end is the month's last day), while before end."""
+    count = 0
+    while True:
+        year, month = divmod(start.month - 1 + count * months, 12)
+        year += start.year
+        if year > dt.MAXYEAR:
+            return count
+        day = min(start.day, calendar.monthrange(year, month + 1)[1])
+        if dt.date(year, month + 1, day) >= end:
+            return count
+        count += 1
+
+
+def test_cohort_windows_are_counted_as_the_generator_walks_them() -> None:
+    draw = random.Random(4)
+    cases = [(dt.date(2021, 1, 1), dt.date(2024, 1, 1), 6), (dt.date(2021, 1, 31),
+             dt.date(2021, 3, 1), 1), (dt.date(2021, 1, 31), dt.date(2021, 3, 31), 1),
+             (dt.date(2021, 1, 1), dt.date(2021, 1, 2), 12)]
+    for _ in range(300):
+        start = dt.date(2000, 1, 1) + dt.timedelta(days=draw.randrange(3000))
+        end = start + dt.timedelta(days=draw.randrange(1, 2000))
+        cases.append((start, end, draw.randrange(1, 40)))
+    for start, end, months in cases:
+        scenario = Scenario(start=start, end=end, cohort_months=months,
+                            first_model_year=start.year, last_model_year=start.year,
+                            referral=Referral(start=start, end=start))
+        assert scenario.cohort_windows == _windows_by_walking(start, end, months), (
+            start, end, months)
+
+
+def _late_scenario(cohort_months: int) -> Scenario:
+    return Scenario(start=dt.date(9999, 1, 1), end=dt.date(9999, 12, 1),
+                    cohort_months=cohort_months,
+                    referral=Referral(start=dt.date(9999, 2, 1), end=dt.date(9999, 3, 1)))
+
+
+def test_cohort_windows_must_end_before_the_last_date_there_is() -> None:
+    """The generator computes the start of the window after the last; it must be a date."""
+    scenario = _late_scenario(11)  # one window, the next would start on 9999-12-01
+    batches = list(generate(customers=50, seed=1, scenario=scenario))
+    assert sum(len(batch) for batch in batches if batch.table == "customers") == 50
+    with pytest.raises(ScenarioError, match=r"^cohort_months: must be at most 11: "):
+        _late_scenario(12)  # the next window would start in the year 10000
+    with pytest.raises(ScenarioError, match=r"^end: is too late for 6-month cohort windows: "
+                                            r"the last one, from 9999-07, "):
+        Scenario(end=dt.date(9999, 12, 31))
+
+
+# --- the scenario as TOML ----------------------------------------------------------------------
+
+
+def test_the_default_scenario_round_trips_through_toml(tmp_path: Path) -> None:
+    text = Scenario().to_toml()
+    loaded = load_scenario(write(tmp_path, text))
+    assert loaded == Scenario()
+    assert list(loaded.makes) == list(DEFAULT_MAKES)
+    assert [list(priced) for priced in loaded.services.values()] == [
+        list(priced) for priced in DEFAULT_SERVICES.values()]
+    # Readable order: the top-level keys, then [referral], [makes], [services.<field>].
+    top, _, tables = text.partition("\n[")
+    assert re.findall(r"^(\w+) =", top, re.MULTILINE) == [
+        "locale", "start", "end", "first_model_year", "last_model_year", "cohort_months",
+        "revisit_rate"]
+    assert re.findall(r"^\[(.+)\]$", "[" + tables, re.MULTILINE) == [
+        "referral", "makes", *(f"services.{field}" for field in DEFAULT_SERVICES)]
+
+
+def test_an_overridden_scenario_round_trips_through_toml(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, CUSTOM))
+    loaded = load_scenario(write(tmp_path, scenario.to_toml(), "again.toml"))
+    assert loaded == scenario
+    assert list(loaded.makes) == ["Tesla", "Kia"]
+    assert loaded.services["tyres"] == {"rotate": (30, 40), "Winter, set": (200, 300)}
+
+
+def test_the_round_tripped_default_makes_the_same_data(tmp_path: Path) -> None:
+    loaded = load_scenario(write(tmp_path, Scenario().to_toml()))
+    default = generate(customers=2_000, seed=11)
+    for original, again in zip(default, generate(customers=2_000, seed=11, scenario=loaded),
+                               strict=True):
+        assert original.table == again.table
+        assert csv_lines(original) == csv_lines(again), original.table
 
 # --- overrides reach the data ------------------------------------------------------------------
 
@@ -276,11 +457,19 @@ BAD_VALUES = [
     ("[makes]\nBMW = 'M3'\n", "makes.BMW"),
     ("[makes]\nBMW = []\n", "makes.BMW"),
     ("[makes]\nBMW = ['M3', 4]\n", "makes.BMW"),
-    # names longer than their columns (PostgreSQL would refuse them at load time)
-    (f"[makes]\nBMW = ['{'M' * 51}']\n", "makes.BMW"),
-    (f"[makes]\n{'B' * 51} = ['M3']\n", f"makes.{'B' * 51}"),
-    (f"[services.oil]\n{'s' * 51} = [1, 2]\n", f"services.oil.{'s' * 51}"),
-    (f"[services.{'o' * 51}]\nchange = [1, 2]\n", f"services.{'o' * 51}"),
+    # empty names
+    ('[makes]\n"" = ["M3"]\n', "makes"),
+    ("[makes]\nBMW = ['M3', '']\n", "makes.BMW"),
+    ('[services.oil]\n"" = [1, 2]\n', "services.oil"),
+    ('[services.""]\nchange = [1, 2]\n', "services"),
+    # out of range: these used to crash the generator, or could never be generated
+    ("cohort_months = 9223372036854775807\n", "cohort_months"),
+    ("end = 9999-12-31\n", "end"),
+    (f"[referral]\nshare = {'9' * 400}\n", "referral.share"),
+    ("[referral]\nshare = nan\n", "referral.share"),
+    ("revisit_rate = [0.1, inf]\n", "revisit_rate"),
+    (f"first_model_year = {'1' * 5000}\n", ""),  # more digits than Python reads
+    (f"makes = {'[' * 100_000}{']' * 100_000}\n", ""),  # deeper than the parser goes
 ]
 
 
@@ -289,9 +478,10 @@ def test_bad_values_are_rejected_with_file_and_key(tmp_path: Path, content: str,
                                                    key: str) -> None:
     path = write(tmp_path, content)
     message = rejection(path)
-    assert message.startswith(f"{path}: {key}: "), message
-    assert len(message) > len(f"{path}: {key}: ") + 5, "no reason given"
-    assert "\n" not in message
+    prefix = f"{path}: {key}: " if key else f"{path}: "
+    assert message.startswith(prefix), message
+    assert len(message) > len(prefix) + 5, "no reason given"
+    assert "\n" not in message and len(message) < len(prefix) + 200, message
 
 
 def test_an_unknown_faker_locale_is_rejected_when_loading(tmp_path: Path) -> None:
@@ -321,6 +511,71 @@ def test_a_missing_file_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "missing.toml"
     message = rejection(path)
     assert str(path) in message
+
+
+# --- reading files -----------------------------------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    """Windows editors start UTF-8 files with one."""
+    path = write(tmp_path, b"\xef\xbb\xbfcohort_months = 3\n")
+    assert load_scenario(path) == Scenario(cohort_months=3)
+
+
+def test_a_file_of_the_largest_size_is_read_one_byte_more_is_refused(tmp_path: Path) -> None:
+    setting = b"cohort_months = 3\n"
+    comment = b"#" + b"x" * (MAX_FILE_BYTES - len(setting) - 2) + b"\n"
+    assert load_scenario(write(tmp_path, setting + comment)) == Scenario(cohort_months=3)
+    path = write(tmp_path, setting + b"#" + comment)
+    assert rejection(path) == (f"{path}: larger than {MAX_FILE_BYTES:,} bytes, far more than a "
+                               "scenario needs; is it the right file?")
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    assert rejection(tmp_path) == f"cannot read scenario file {tmp_path}: not a regular file"
+
+
+_LOAD = """
+import sys
+from seeder.errors import ScenarioError
+from seeder.scenario import load_scenario
+try:
+    load_scenario(sys.argv[1])
+except ScenarioError as error:
+    print(error)
+"""
+
+
+def _rejection_in_a_child(path: Path | str) -> str:
+    """load_scenario's error for `path`, from a child process that cannot take the test run
+    down with it: a read that blocks is killed after a minute (TimeoutExpired fails the test),
+    a read that never ends runs out of its 1 GiB of memory."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    child = subprocess.run([sys.executable, "-c", _LOAD, str(path)], capture_output=True,
+                           text=True, timeout=60, preexec_fn=limit_memory, check=False)
+    assert child.returncode == 0, child.stderr
+    return child.stdout.strip()
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    os.mkfifo(path)
+    assert _rejection_in_a_child(path) == f"cannot read scenario file {path}: not a regular file"
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    assert _rejection_in_a_child("/dev/zero") == (
+        "cannot read scenario file /dev/zero: not a regular file")
+
+
+def test_a_huge_file_is_refused_after_reading_a_little(tmp_path: Path) -> None:
+    path = tmp_path / "disk.img"
+    with path.open("wb") as file:
+        file.truncate(1 << 30)  # sparse: takes no disk space
+    assert _rejection_in_a_child(path).startswith(f"{path}: larger than {MAX_FILE_BYTES:,} bytes")
 
 
 # --- through the command line ------------------------------------------------------------------
