@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, exists, func, select
 
-from seeder import __version__, schema
+from seeder import __version__, limits, schema
 from seeder.batch import Batch, rebatch
 from seeder.cancel import Cancellation
 from seeder.database import Target, open_database
@@ -140,6 +140,7 @@ def populate(target: Target, *, customers: int, seed: int, scenario: Scenario | 
     phase (see seeder.progress); `cancel` stops the run and rolls it back (Cancelled).
     """
     scenario = scenario if scenario is not None else Scenario()
+    limits.check_columns(scenario)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgument(f"batch_size must be a positive integer, not {batch_size!r}")
     cancel = cancel if cancel is not None else Cancellation()
@@ -203,6 +204,8 @@ def _one_ahead(items: Iterator[T]) -> Iterator[T]:
 def dry_run(*, customers: int, seed: int, scenario: Scenario | None = None,
             cancel: Cancellation | None = None) -> tuple[Summary, int]:
     """Generate the dataset without writing it: rows per table, and its size as CSV bytes."""
+    scenario = scenario if scenario is not None else Scenario()
+    limits.check_columns(scenario)
     clock, counts = time.perf_counter(), _zero_counts()
     batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel)
     size = 0
@@ -216,6 +219,8 @@ def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | N
            cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
     """Write the dataset as one CSV file per table, named after the table, into `out`."""
     out = Path(out)
+    scenario = scenario if scenario is not None else Scenario()
+    limits.check_columns(scenario)
     report = progress or ignore
     batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
                        progress=report)

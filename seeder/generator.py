@@ -38,7 +38,7 @@ import numpy as np
 from seeder import bytestrings
 from seeder.batch import Batch
 from seeder.cancel import Cancellation
-from seeder.errors import InvalidArgument
+from seeder.errors import InvalidArgument, LimitExceeded
 from seeder.pools import load_pools
 from seeder.progress import PLANNING, Progress
 from seeder.scenario import Scenario
@@ -50,6 +50,33 @@ GENERATOR_VERSION = "1"
 BLOCK_CUSTOMERS = 10_000
 # The largest seed: seed_runs.seed is a BIGINT.
 MAX_SEED = 2**63 - 1
+
+MAX_CUSTOMERS = 33 * 33 * 10**6
+"""The most customers a dataset can have: 1,089,000,000.
+
+Each customer has one car whose id is the customer's, and the car's VIN carries that id in its
+serial part (two VIN characters of 33 and six digits), so VINs are unique up to 33 * 33 * 10**6
+cars; more would repeat VINs, which cars.vin's unique index refuses. The other bounds are wider:
+the referral bookkeeping holds customer indexes as int32 (2**31 customers), and ids are BIGINT
+(at 100 transactions per customer, 1.1 * 10**11 ids of 9.2 * 10**18). Memory is not flat in the
+number of customers, though: the bookkeeping keeps 8 bytes per customer active in the referral
+window and 8 per customer registered in it, about 3.3 bytes per customer with the default
+scenario (3.5 GB at this limit, extrapolated from 100,000 customers) and up to 16 when the
+window spans every date.
+"""
+
+MAX_TRANSACTIONS_PER_CUSTOMER = 100
+"""The most transactions a scenario may expect per customer of its busiest cohort: 100.
+
+The generator holds a block of BLOCK_CUSTOMERS (10,000) customers with all their transactions
+in memory at once, about 100 bytes per transaction. A customer of the first cohort, the
+busiest, expects its visit on registration and up to revisit_rate's high end of later visits
+per cohort window; later cohorts expect fewer, so a block averages about half of that. At this
+limit (11 windows x 9) blocks held 551,000 transactions and `seeder populate` into SQLite
+peaked at 166 MB, against 103 MB for the default scenario, which expects at most 3.1. Scenarios
+whose dates, cohort length and revisit rate multiply (start = 1000-01-01, end = 9000-01-01,
+cohort_months = 1, revisit_rate = [10, 10]: 960,001) are refused before any work.
+"""
 
 _EPOCH = dt.date(1970, 1, 1)
 # VIN characters (no I, O, Q) and their check-digit values (ISO 3779 / 49 CFR 565).
@@ -561,7 +588,7 @@ def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
     by block. `cancel` is checked between blocks (Cancelled).
     """
     scenario = scenario if scenario is not None else Scenario()
-    check_arguments(customers=customers, seed=seed)
+    check_arguments(customers=customers, seed=seed, scenario=scenario)
     catalog = Catalog(scenario)
     checkpoint = cancel.check if cancel is not None else lambda: None
 
@@ -572,9 +599,30 @@ def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
     return batches()
 
 
-def check_arguments(*, customers: int, seed: int) -> None:
-    """Raise InvalidArgument unless the size and seed can make a dataset."""
-    if not isinstance(customers, int) or isinstance(customers, bool) or customers < 1:
+def check_arguments(*, customers: int, seed: int, scenario: Scenario) -> None:
+    """Refuse, before any work, a dataset that cannot be made: InvalidArgument for a number of
+    customers that is not positive or a seed out of range, LimitExceeded beyond MAX_CUSTOMERS
+    or when the scenario expects more than MAX_TRANSACTIONS_PER_CUSTOMER."""
+    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
         raise InvalidArgument(f"customers must be a positive integer, not {customers!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidArgument(f"seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")
+    if customers > MAX_CUSTOMERS:
+        raise LimitExceeded(
+            f"{customers:,} customers is more than the {MAX_CUSTOMERS:,} there can be: each "
+            "car's VIN carries its id, and VINs are unique up to 33 x 33 x 10^6 cars")
+    expected = expected_transactions_per_customer(scenario)
+    if expected > MAX_TRANSACTIONS_PER_CUSTOMER:
+        raise LimitExceeded(
+            f"the scenario expects up to {expected:,.1f} transactions per customer (1 + "
+            f"{scenario.cohort_windows:,} cohort windows x revisit_rate high "
+            f"{scenario.revisit_rate[1]:g}), more than the {MAX_TRANSACTIONS_PER_CUSTOMER} that "
+            f"keep a block of {BLOCK_CUSTOMERS:,} customers in memory; use a larger "
+            "cohort_months, a shorter start..end or a lower revisit_rate")
+
+
+def expected_transactions_per_customer(scenario: Scenario) -> float:
+    """The mean number of transactions of a customer in the first cohort, the busiest, at most:
+    the visit on registration, and revisit_rate's high end of later visits per cohort window
+    (the rate of each window is drawn between low and high). Referral rewards add at most one."""
+    return 1 + scenario.cohort_windows * scenario.revisit_rate[1]

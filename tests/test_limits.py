@@ -19,14 +19,13 @@ from sqlalchemy.exc import DataError
 from support import BACKENDS, invoke, new_database, ok, seeder_engine
 
 from seeder.errors import InvalidArgument, LimitExceeded, ScenarioError
-from seeder.generator import generate
-from seeder.limits import (
+from seeder.generator import (
     MAX_CUSTOMERS,
     MAX_TRANSACTIONS_PER_CUSTOMER,
-    check_columns,
-    check_dataset,
     expected_transactions_per_customer,
+    generate,
 )
+from seeder.limits import check_columns
 from seeder.models import Car, Customer, Service, Transaction
 from seeder.scenario import Referral, Scenario
 
@@ -103,7 +102,7 @@ def test_prices_that_used_to_wrap_on_postgresql_are_refused(price: int) -> None:
 
 def test_the_default_scenario_fits() -> None:
     check_columns(Scenario())
-    check_dataset(MAX_CUSTOMERS, Scenario())
+    generate(customers=MAX_CUSTOMERS, seed=1, scenario=Scenario())
 
 
 def test_every_value_at_the_limits_is_stored_exactly(tmp_path: Path) -> None:
@@ -175,10 +174,10 @@ def test_postgresql_refuses_one_past_each_limit(tmp_path: Path, table, column: s
 
 
 def test_more_customers_than_vins_are_refused_before_any_work() -> None:
-    check_dataset(MAX_CUSTOMERS, Scenario())
+    generate(customers=MAX_CUSTOMERS, seed=1, scenario=Scenario())
     for customers in (MAX_CUSTOMERS + 1, 1_000_000_000_000):
         with pytest.raises(LimitExceeded) as caught:
-            check_dataset(customers, Scenario())
+            generate(customers=customers, seed=1, scenario=Scenario())
         assert str(caught.value) == (
             f"{customers:,} customers is more than the 1,089,000,000 there can be: each car's "
             "VIN carries its id, and VINs are unique up to 33 x 33 x 10^6 cars")
@@ -187,7 +186,7 @@ def test_more_customers_than_vins_are_refused_before_any_work() -> None:
 @pytest.mark.parametrize("customers", [0, -5, True, 2.5, "10"])
 def test_a_number_of_customers_that_is_not_positive_is_an_invalid_argument(customers) -> None:
     with pytest.raises(InvalidArgument, match="^customers must be a positive integer, not "):
-        check_dataset(customers, Scenario())
+        generate(customers=customers, seed=1, scenario=Scenario())
 
 
 def test_scenarios_that_multiply_into_too_many_rows_are_refused() -> None:
@@ -196,7 +195,7 @@ def test_scenarios_that_multiply_into_too_many_rows_are_refused() -> None:
                         revisit_rate=(10, 10), first_model_year=1000, last_model_year=1001)
     assert scenario.cohort_windows == 96_000
     with pytest.raises(LimitExceeded) as caught:
-        check_dataset(1_000, scenario)
+        generate(customers=1_000, seed=1, scenario=scenario)
     assert str(caught.value) == (
         "the scenario expects up to 960,001.0 transactions per customer (1 + 96,000 cohort "
         "windows x revisit_rate high 10), more than the 100 that keep a block of 10,000 "
@@ -209,9 +208,10 @@ def test_the_busiest_cohort_may_expect_up_to_the_limit() -> None:
     at_limit = Scenario(start=dt.date(2000, 1, 1), end=dt.date(2033, 1, 1), cohort_months=36,
                         revisit_rate=(9, 9), first_model_year=2000)
     assert expected_transactions_per_customer(at_limit) == MAX_TRANSACTIONS_PER_CUSTOMER
-    check_dataset(1, at_limit)
+    generate(customers=1, seed=1, scenario=at_limit)
     with pytest.raises(LimitExceeded, match=r"^the scenario expects up to 101\.1 transactions"):
-        check_dataset(1, dataclasses.replace(at_limit, revisit_rate=(9.1, 9.1)))
+        generate(customers=1, seed=1,
+                 scenario=dataclasses.replace(at_limit, revisit_rate=(9.1, 9.1)))
 
 
 def test_the_expected_transactions_are_the_busiest_cohorts_mean() -> None:
