@@ -15,6 +15,7 @@ LOADING = "generating and loading"  # customers written with their cars and tran
 WRITING = "generating and writing"  # customers exported, in an export
 INDEXING = "building keys and indexes"  # keys, indexes and foreign keys rebuilt
 ANALYZING = "analyzing"  # tables analyzed for the query planner
+SWAPPING = "swapping in"  # the new tables put in place of the old (PostgreSQL)
 COMMITTING = "committing"
 
 

@@ -1,15 +1,25 @@
-"""PostgreSQL (psycopg 3): binary COPY into bare tables, then keys, indexes and foreign keys,
-as pg_restore does.
+"""PostgreSQL (psycopg 3): binary COPY into staging tables, keys and indexes built there, then
+one short swap that puts the new tables in place of the old.
 
 Loading into tables whose keys and indexes exist is 3-4 times slower than building them
-afterwards; PostgreSQL's DDL is transactional, so this stays all-or-nothing. Rows travel in
-PostgreSQL's binary COPY format, laid out by NumPy whole columns at a time, so the server
-parses no text.
+afterwards (pg_restore's way). Building them on the live tables would hold ACCESS EXCLUSIVE
+locks for the whole run and lock every reader out; instead the load goes into bare tables of a
+private schema created inside the populate's transaction, so readers keep seeing the old
+dataset until the end. The swap then locks the live tables (waiting a bounded time, and naming
+the session that holds them when it cannot), drops them, moves the new ones into their schema,
+and recreates the views that depend on them. It is all one transaction: a failure anywhere
+leaves the old dataset and no staging schema behind.
+
+Rows travel in PostgreSQL's binary COPY format, laid out by NumPy whole columns at a time, so
+the server parses no text.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -21,6 +31,7 @@ from sqlalchemy import (
     Date,
     Engine,
     Integer,
+    MetaData,
     SmallInteger,
     String,
     Table,
@@ -31,21 +42,28 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL
-from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable, DropConstraint
 
 from seeder import bytestrings
 from seeder.backends import Backend
 from seeder.batch import Batch
-from seeder.errors import Busy
+from seeder.errors import Busy, SeederError
 from seeder.models import DATA_TABLES
-from seeder.progress import ANALYZING, INDEXING, Progress
+from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
 
 # Fail fast when a host does not answer, rather than hanging on TCP retries.
 CONNECT_TIMEOUT_SECONDS = 5
+# The longest any statement of seeder waits for a lock before it says who holds it.
+LOCK_TIMEOUT_SECONDS = 10
+# The swap waits in short attempts, so that readers queued behind it get through in between.
+SWAP_ATTEMPT_SECONDS = 2
+SWAP_WAIT_SECONDS = 60
 # Index builds are sort-bound; more memory than the 64 MB default makes them much faster.
 MAINTENANCE_WORK_MEM = "512MB"
-# Any fixed number: the key of the advisory lock that one populate holds at a time.
+# Any fixed number: the key of the advisory lock that one populate (or schema change) holds.
 POPULATE_LOCK_KEY = 0x5EED_E4
+STAGING_SCHEMA_PREFIX = "seeder_load_"
 
 
 class PostgresBackend(Backend):
@@ -55,6 +73,17 @@ class PostgresBackend(Backend):
 
     def create_engine(self, url: URL) -> Engine:
         return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+
+    def begin(self, connection: Connection, *, write: bool) -> None:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+
+    def error(self, error: Exception, display: str) -> SeederError:
+        original = error.orig if isinstance(error, DBAPIError) else error
+        if isinstance(original, psycopg.errors.LockNotAvailable):
+            return Busy(f"cannot use {display}: waited {LOCK_TIMEOUT_SECONDS} s for a lock on a "
+                        "seeder table that another session holds (a populate swapping in its "
+                        "dataset, or a schema change); try again when it is done")
+        return super().error(error, display)
 
     def lock_populate(self, connection: Connection, display: str) -> None:
         if not connection.scalar(select(func.pg_try_advisory_xact_lock(POPULATE_LOCK_KEY))):
@@ -72,10 +101,11 @@ class PostgresBackend(Backend):
 class PostgresLoader:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._tables = {table.name: table for table in DATA_TABLES}
-        self._foreign_keys = [fk for table in DATA_TABLES for fk in table.foreign_key_constraints]
-        self._primary_keys = [table.primary_key for table in DATA_TABLES]
-        self._indexes = [index for table in DATA_TABLES for index in table.indexes]
+        self._staging = f"{STAGING_SCHEMA_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        metadata = MetaData()
+        self._tables = [table.to_metadata(metadata, schema=self._staging)
+                        for table in DATA_TABLES]
+        self._by_name = {table.name: table for table in self._tables}
 
     @contextlib.contextmanager
     def settings(self) -> Iterator[None]:
@@ -83,39 +113,135 @@ class PostgresLoader:
 
     def start(self) -> None:
         execute = self._connection.execute
-        names = ", ".join(self._connection.dialect.identifier_preparer.format_table(t)
-                          for t in DATA_TABLES)
-        self._connection.exec_driver_sql(f"TRUNCATE {names}")
         execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
-        for constraint in self._foreign_keys:
-            execute(DropConstraint(constraint))
-        for index in self._indexes:
-            execute(DropIndex(index))
-        for constraint in self._primary_keys:
-            execute(DropConstraint(constraint))
+        self._run(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self._staging)))
+        for table in self._tables:
+            execute(CreateTable(table, include_foreign_key_constraints=[]))
+            execute(DropConstraint(table.primary_key))  # built after the load, like the rest
 
     def encode(self, batch: Batch) -> bytes:
-        return copy_binary(batch, self._tables[batch.table])
+        return copy_binary(batch, self._by_name[batch.table])
 
     def write(self, batch: Batch, encoded: bytes) -> None:
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            sql.Identifier(batch.table), sql.SQL(", ").join(map(sql.Identifier, batch.columns))
+            sql.Identifier(self._staging, batch.table),
+            sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
         )
         cursor = self._connection.connection.driver_connection.cursor()
         with cursor.copy(statement) as copy:
             copy.write(encoded)
 
     def finish(self, progress: Progress) -> None:
-        steps = [*map(AddConstraint, self._primary_keys), *map(CreateIndex, self._indexes),
-                 *map(AddConstraint, self._foreign_keys)]
+        execute = self._connection.execute
+        steps = [*(AddConstraint(table.primary_key) for table in self._tables),
+                 *(CreateIndex(index) for table in self._tables for index in table.indexes),
+                 *(AddConstraint(fk) for table in self._tables
+                   for fk in table.foreign_key_constraints)]
         for done, step in enumerate(steps):
             progress(INDEXING, done, len(steps))
-            self._connection.execute(step)
+            execute(step)
         progress(INDEXING, len(steps), len(steps))
-        for done, table in enumerate(DATA_TABLES):
-            progress(ANALYZING, done, len(DATA_TABLES))
-            self._connection.exec_driver_sql(f'ANALYZE "{table.name}"')
-        progress(ANALYZING, len(DATA_TABLES), len(DATA_TABLES))
+        for done, table in enumerate(self._tables):
+            progress(ANALYZING, done, len(self._tables))
+            self._run(sql.SQL("ANALYZE {}").format(sql.Identifier(self._staging, table.name)))
+        progress(ANALYZING, len(self._tables), len(self._tables))
+        progress(SWAPPING, 0, 1)
+        self._swap()
+        progress(SWAPPING, 1, 1)
+
+    def _swap(self) -> None:
+        """Put the staging tables in place of the live ones, with the views over them."""
+        target = self._connection.scalar(text("SELECT current_schema()"))
+        live = [sql.Identifier(target, table.name) for table in DATA_TABLES]
+        self._lock(live)
+        oids = [self._connection.scalar(text("SELECT to_regclass(:name)::oid"),
+                                        {"name": self._sql(name)}) for name in live]
+        views = self._connection.execute(_DEPENDENT_VIEWS, {"tables": oids}).all()
+        for view in reversed(views):
+            self._run(sql.SQL("DROP VIEW {}").format(sql.Identifier(view.schema, view.name)))
+        for name in reversed(live):
+            self._run(sql.SQL("DROP TABLE {}").format(name))
+        for table in self._tables:
+            self._run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                sql.Identifier(self._staging, table.name), sql.Identifier(target)))
+        for view in views:
+            name = sql.Identifier(view.schema, view.name)
+            self._run(sql.SQL("CREATE VIEW {} AS {}").format(name, sql.SQL(view.definition)))
+            if view.comment is not None:
+                self._run(sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                    name, sql.Literal(view.comment)))
+        self._run(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(self._staging)))
+
+    def _sql(self, statement: sql.Composable) -> str:
+        return statement.as_string(self._connection.connection.driver_connection)
+
+    def _run(self, statement: sql.Composable) -> None:
+        self._connection.exec_driver_sql(self._sql(statement))
+
+    def _lock(self, live: list[sql.Identifier]) -> None:
+        """ACCESS EXCLUSIVE on the live tables, in short attempts; Busy naming the holders."""
+        deadline = time.monotonic() + SWAP_WAIT_SECONDS
+        lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(live))
+        while True:
+            attempt = self._connection.begin_nested()
+            try:
+                self._run(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                    sql.Literal(f"{SWAP_ATTEMPT_SECONDS}s")))
+                self._run(lock)
+            except DBAPIError as error:
+                attempt.rollback()
+                if not isinstance(error.orig, psycopg.errors.LockNotAvailable):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise Busy(self._holders_message(live)) from None
+                continue
+            attempt.commit()
+            return
+
+    def _holders_message(self, live: list[sql.Identifier]) -> str:
+        holders = self._connection.execute(
+            _LOCK_HOLDERS, {"tables": [self._sql(name) for name in live]}).all()
+        sessions = "; ".join(
+            f"session {row.pid} ({row.usename}, {row.application_name or 'no application name'}, "
+            f"{row.state}, holding {row.mode} on {row.relname})" for row in holders
+        ) or "a session that has since ended"
+        return (f"the new dataset is ready but could not be swapped in: waited "
+                f"{SWAP_WAIT_SECONDS} s for the locks on the live tables, held by {sessions}; "
+                "end that transaction (or SELECT pg_terminate_backend(PID)) and rerun; "
+                "nothing was written")
+
+
+# Views that depend on the given tables, directly or through other views, outermost last.
+_DEPENDENT_VIEWS = text("""
+WITH RECURSIVE dependent (oid, depth) AS (
+    SELECT DISTINCT r.ev_class, 1
+    FROM pg_depend AS d JOIN pg_rewrite AS r ON r.oid = d.objid
+    WHERE d.refobjid = ANY(:tables) AND r.ev_class <> d.refobjid
+    UNION
+    SELECT r.ev_class, dependent.depth + 1
+    FROM dependent
+    JOIN pg_depend AS d ON d.refobjid = dependent.oid
+    JOIN pg_rewrite AS r ON r.oid = d.objid
+    WHERE r.ev_class <> d.refobjid
+)
+SELECT c.relname AS name, n.nspname AS schema, pg_get_viewdef(c.oid) AS definition,
+       obj_description(c.oid, 'pg_class') AS comment
+FROM (SELECT oid, max(depth) AS depth FROM dependent GROUP BY oid) AS v
+JOIN pg_class AS c ON c.oid = v.oid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ORDER BY v.depth, c.relname
+""")
+
+# Sessions holding locks on the given tables.
+_LOCK_HOLDERS = text("""
+SELECT DISTINCT l.pid, a.usename, a.application_name, a.state, l.mode, c.relname
+FROM pg_locks AS l
+JOIN pg_class AS c ON c.oid = l.relation
+JOIN pg_stat_activity AS a ON a.pid = l.pid
+WHERE l.granted AND l.pid <> pg_backend_pid()
+  AND l.relation = ANY(CAST(:tables AS regclass[]))
+ORDER BY l.pid
+""")
 
 
 # Binary COPY: a signature, flags and header-extension length before the rows, -1 after.

@@ -78,7 +78,7 @@ class SQLiteBackend(Backend):
     def error(self, error: Exception, display: str) -> SeederError:
         reason = self.reason(error)
         if "database is locked" in reason:
-            return Busy(f"cannot use {display}: {reason} (another seeder populate may be "
+            return Busy(f"cannot use {display}: {reason} (a populate or another writer is "
                         "writing to it; try again when it is done)")
         return super().error(error, display)
 
