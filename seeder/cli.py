@@ -162,7 +162,7 @@ class _ProgressDisplay:
     No ETA: how long the keys and indexes take after the load cannot be known in advance.
     """
 
-    _FORMAT = "{desc:<25} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} {postfix}"
+    _FORMAT = "{desc:<25} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}{postfix}"
 
     def __init__(self, announce: str | None) -> None:
         self._enabled = sys.stderr.isatty()
@@ -177,14 +177,15 @@ class _ProgressDisplay:
             self._announce = None
         if not self._enabled:
             return
+        elapsed = f"elapsed {time.perf_counter() - self._started:.0f} s"
         if phase != self._phase:
             self.close()
             self._phase = phase
             self._bar = tqdm(total=total, desc=phase, file=sys.stderr, leave=False,
                              unit_scale=total >= 10_000, bar_format=self._FORMAT,
-                             dynamic_ncols=False, ncols=80)
+                             postfix=elapsed, ncols=80)
         assert self._bar is not None
-        self._bar.set_postfix_str(f"{time.perf_counter() - self._started:.0f} s", refresh=False)
+        self._bar.set_postfix_str(elapsed, refresh=False)
         self._bar.update(done - self._bar.n)
 
     def _write(self, line: str) -> None:
