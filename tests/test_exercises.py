@@ -483,9 +483,22 @@ def test_a_huge_result_is_counted_not_kept(
     )
 
 
+def test_check_stops_at_the_first_dataset_that_differs(learner: Connection) -> None:
+    def datasets() -> Iterator[tuple[str, Connection]]:
+        yield "your database", learner
+        raise AssertionError("a hidden variant was asked for after a wrong result")
+
+    verdict = check_answer(EXERCISES[0], "SELECT 1, 2, 3, 4", datasets())
+    assert verdict.dataset == "your database"
+
+
 def test_check_refuses_a_writing_query_before_touching_any_database() -> None:
+    def datasets() -> Iterator[tuple[str, Connection]]:
+        raise AssertionError("a database was asked for")
+        yield
+
     with pytest.raises(QueryError, match="not 'UPDATE'"):
-        check_answer(EXERCISES[0], "UPDATE customers SET first_name = 'x'", [])
+        check_answer(EXERCISES[0], "UPDATE customers SET first_name = 'x'", datasets())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

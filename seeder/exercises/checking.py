@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import psycopg
 from sqlalchemy import Connection
@@ -73,7 +73,8 @@ def read_only_query(query: str) -> str:
 def run_read_only(connection: Connection, query: str, *, keep_rows: int | None = None) -> ResultSet:
     """Run one read-only query in a transaction that is always rolled back.
 
-    `connection` must not be in a transaction. All rows are counted; only the first
+    `connection` must not be in a transaction, nor in autocommit mode (on PostgreSQL the
+    server-side cursor then fails: it needs a transaction). All rows are counted; only the first
     `keep_rows` are kept (all when None). QueryError carries the database's own one-line
     message when the query fails.
     """
@@ -143,13 +144,15 @@ def _one_line(exc: Exception) -> str:
 
 
 def check_answer(
-    exercise: Exercise, query: str, datasets: Sequence[tuple[str, Connection]]
+    exercise: Exercise, query: str, datasets: Iterable[tuple[str, Connection]]
 ) -> Verdict:
     """Compare the learner's query with the exercise's answer on each dataset, in turn.
 
     `datasets` are (label, connection) pairs: the learner's database first, then the hidden
     variants, whose labels appear in the verdict and in errors ("your database", "hidden
-    variant 1"). The verdict names the first dataset where the results differ. QueryError
+    variant 1"). They are taken one at a time and no further than the first dataset where
+    the results differ, so a generator can build each variant only when it is needed. The
+    query is refused before any dataset is taken unless it looks read-only. QueryError
     when the learner's query is refused or fails; SchemaError or DatabaseError when the
     reference answer cannot run or finds no data (the database is not populated).
     """
