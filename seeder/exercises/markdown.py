@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from seeder.exercises.catalog import DIALECT_TITLES, DIALECTS, LEVELS, Exercise
-from seeder.exercises.results import TOLERANCE
 
-_INTRODUCTION = f"""\
+_INTRODUCTION = """\
 # SQL exercises
 
 <!-- Generated from seeder/exercises/data by `python -m seeder.exercises docs/exercises.md`;
 edit the exercise files, not this one. -->
 
-{{count}} exercises on the car-repair-shop data, from easy to hard: filtering and sorting, joins
+{count} exercises on the car-repair-shop data, from easy to hard: filtering and sorting, joins
 across every table, aggregation, dates, window functions, NULLs and anti-joins, the referral
 test, and query plans. Each has a reference answer that runs on SQLite and PostgreSQL; where the
 dialects differ, both versions are shown side by side. The schema and the two views are
@@ -45,8 +44,8 @@ How `check` decides:
 - It runs your query and the reference answer on your database and compares the results value
   by value. Column names do not matter, the order of the columns does. Rows are compared in
   order only when the question asks for an order; otherwise both results are sorted first.
-  Numbers are equal within {TOLERANCE:g}, so there is no need to round: 0.3333333 and 1.0/3
-  are both fine, and so are a PostgreSQL `numeric` and an SQLite float.
+  Numbers are equal within 1e-6, so there is no need to round: 0.3333333 and 1.0 / 3 are
+  both fine, and so are a PostgreSQL `numeric` and an SQLite float.
 - Then it does the same on two hidden datasets of the same size made from other seeds, so a
   query that only fits your rows (hard-coded values, a particular id) is rejected.
 - It prints `correct`, or what differs: the number of rows, or the first row that differs,
