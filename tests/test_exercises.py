@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
-from support import BACKENDS, invoke, new_database, ok
+from support import BACKENDS, invoke, new_database, ok, seeder_engine
 
-from seeder.config import create_seeder_engine, resolve_database_url
 from seeder.errors import DatabaseError, InvalidArgument, SchemaError
 from seeder.exercises import (
     DIALECTS,
@@ -325,7 +324,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[st
                 url = stack.enter_context(new_database(backend, directory))
                 ok(invoke(url, "init-db"))
                 ok(invoke(url, "populate", "--customers", str(CUSTOMERS), "--seed", str(seed)))
-                engine = create_seeder_engine(resolve_database_url(url))
+                engine = seeder_engine(url)
                 stack.callback(engine.dispose)
                 connections[backend, seed] = stack.enter_context(engine.connect())
             return connections[backend, seed]
@@ -504,7 +503,7 @@ def test_check_refuses_a_writing_query_before_touching_any_database() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_database_without_data_is_reported(backend: str, tmp_path: Path) -> None:
     with new_database(backend, tmp_path) as url:
-        engine = create_seeder_engine(resolve_database_url(url))
+        engine = seeder_engine(url)
         try:
             with engine.connect() as connection:
                 datasets = [("your database", connection)]
