@@ -76,22 +76,32 @@ def init_db(target: Target) -> SchemaChange:
     head = schema.HEAD_REVISION
     with open_database(target, must_exist=False) as db, \
             db.transaction(write=True) as connection:
+        db.backend.lock(connection, db.display, wait=True)
         current = schema.current_revision(connection)
-        if current != head:
-            _require_known_revision(db.display, current)
+        _require_known_revision(db.display, current)
+        if current is None and (found := schema.seeder_objects(connection)):
+            raise SchemaError(f"{db.display} holds seeder's {', '.join(found)} but no schema "
+                              f"revision; {_RESET_HINT}")
+        if current == head:
+            _require_undamaged(connection, db.display)
+        else:
             schema.upgrade(connection)
     return SchemaChange(db.display, current, head)
 
 
 def reset_db(target: Target) -> None:
-    """Drop every table and view seeder created, then create the empty schema again."""
+    """Drop every table and view seeder created, damaged or not, then create the empty schema
+    again."""
     with open_database(target) as db, db.transaction(write=True) as connection:
-        current = schema.current_revision(connection)
-        if current is None:
+        db.backend.lock(connection, db.display, wait=True)
+        if not schema.seeder_objects(connection):
             raise SchemaError(f"{db.display} has no seeder schema; run `seeder init-db`")
-        _require_known_revision(db.display, current)
-        schema.downgrade(connection)
+        _require_known_revision(db.display, schema.current_revision(connection))
+        schema.drop_everything(connection)
         schema.upgrade(connection)
+
+
+_RESET_HINT = "run `seeder reset-db --yes` to rebuild it (this deletes the data)"
 
 
 def require_current_schema(connection: Connection, display: str) -> None:
@@ -99,8 +109,17 @@ def require_current_schema(connection: Connection, display: str) -> None:
     current, head = schema.current_revision(connection), schema.HEAD_REVISION
     if current != head:
         _require_known_revision(display, current)
+        if current is None and (found := schema.seeder_objects(connection)):
+            raise SchemaError(f"{display} holds seeder's {', '.join(found)} but no schema "
+                              f"revision; {_RESET_HINT}")
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
         raise SchemaError(f"{display} {state}; run `seeder init-db`")
+
+
+def _require_undamaged(connection: Connection, display: str) -> None:
+    if found := schema.damage(connection):
+        raise SchemaError(f"{display} is at revision {schema.HEAD_REVISION} but damaged: "
+                          f"{'; '.join(found)}; {_RESET_HINT}")
 
 
 def _require_known_revision(display: str, current: str | None) -> None:
@@ -154,8 +173,9 @@ def populate(target: Target, *, customers: int, seed: int, scenario: Scenario | 
             loader = db.backend.loader(db.connection)
             with loader.settings(), db.transaction(write=True) as connection, \
                     cancel.interrupts(db.backend.interrupter(connection)):
-                db.backend.lock_populate(connection, db.display)
+                db.backend.lock(connection, db.display, wait=False)
                 require_current_schema(connection, db.display)
+                _require_undamaged(connection, db.display)
                 holds_data = connection.scalar(
                     select(exists(select(Customer.id)) | exists(select(Service.id))))
                 if holds_data and not replace:

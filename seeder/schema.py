@@ -62,3 +62,70 @@ def downgrade(connection: Connection, revision: str = "base") -> None:
     from alembic import command
 
     command.downgrade(alembic_config(connection), revision)
+
+
+# The views the migrations create, dependents first.
+VIEWS = ("transaction_list", "customer_list")
+
+
+def seeder_objects(connection: Connection) -> list[str]:
+    """The names of seeder's tables and views (and Alembic's version table) that exist."""
+    from seeder.models import Base
+
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names()) | set(inspector.get_view_names())
+    wanted = [*Base.metadata.tables, *VIEWS, "alembic_version"]
+    return [name for name in wanted if name in present]
+
+
+def damage(connection: Connection) -> list[str]:
+    """What is missing from, or different in, seeder's tables and views compared with the
+    models, in words ("index uq_customers_uuid is missing"); empty when the schema is whole.
+
+    Objects a user added (their own tables, indexes or columns) are not damage.
+    """
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from seeder.models import Base
+
+    def ours(obj, name, type_, reflected, compare_to) -> bool:
+        return type_ != "table" or name in Base.metadata.tables
+
+    context = MigrationContext.configure(connection, opts={"include_object": ours})
+    found = []
+    for difference in _flatten(compare_metadata(context, Base.metadata)):
+        kind, subject = difference[0], difference[1] if len(difference) > 1 else None
+        if kind.startswith("add_"):
+            found.append(f"{kind[4:].replace('_', ' ')} {_name(subject)} is missing")
+        elif kind.startswith("modify_"):
+            found.append(f"column {difference[2]}.{difference[3]} has another "
+                         f"{kind[7:].replace('_', ' ')}")
+    views = set(inspect(connection).get_view_names())
+    found += [f"view {view} is missing" for view in VIEWS if view not in views]
+    return found
+
+
+def _flatten(differences: list) -> list[tuple]:
+    # Column changes come as a list of tuples per column.
+    flat = []
+    for difference in differences:
+        flat.extend(difference if isinstance(difference, list) else [difference])
+    return flat
+
+
+def _name(subject) -> str:
+    table = getattr(subject, "table", None)
+    name = getattr(subject, "name", None) or str(subject)
+    return f"{table.name}.{name}" if table is not None and hasattr(subject, "type") else name
+
+
+def drop_everything(connection: Connection) -> None:
+    """Drop whatever seeder's views, tables (with their indexes) and version table exist,
+    damaged or not."""
+    from seeder.models import Base
+
+    for view in VIEWS:
+        connection.execute(text(f'DROP VIEW IF EXISTS "{view}"'))
+    Base.metadata.drop_all(connection, checkfirst=True)
+    connection.execute(text('DROP TABLE IF EXISTS "alembic_version"'))

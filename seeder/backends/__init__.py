@@ -19,7 +19,8 @@ The interface (what each backend provides):
 - `error(error, display)`: a driver or SQLAlchemy error as the SeederError the user sees,
   one line with the driver's own reason (`reason(error)`); `driver_errors`: the exception
   types the driver raises from calls seeder makes on it directly (COPY, executemany).
-- `lock_populate(connection, display)`: the lock that lets one populate run at a time.
+- `lock(connection, display, wait=...)`: the lock that lets one populate or schema change
+  run at a time; a populate does not wait for it, schema changes wait a bounded time.
 - `interrupter(connection)`: a function, callable from any thread, that cancels the statement
   the connection is running.
 - `loader(connection)`: a `Loader` for one populate: load settings, setting keys and indexes
@@ -113,7 +114,8 @@ class Backend:
         lines = str(original or error).strip().splitlines()
         return lines[0] if lines else type(original or error).__name__
 
-    def lock_populate(self, connection: Connection, display: str) -> None:
+    def lock(self, connection: Connection, display: str, *, wait: bool) -> None:
+        """Busy unless this transaction now holds the populate and schema lock."""
         raise NotImplementedError
 
     def interrupter(self, connection: Connection) -> Callable[[], None]:

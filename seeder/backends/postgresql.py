@@ -85,10 +85,22 @@ class PostgresBackend(Backend):
                         "dataset, or a schema change); try again when it is done")
         return super().error(error, display)
 
-    def lock_populate(self, connection: Connection, display: str) -> None:
-        if not connection.scalar(select(func.pg_try_advisory_xact_lock(POPULATE_LOCK_KEY))):
-            raise Busy(f"another seeder populate is writing to {display}; "
-                       "try again when it is done")
+    def lock(self, connection: Connection, display: str, *, wait: bool) -> None:
+        busy = Busy(f"another seeder populate or schema change is running on {display}; "
+                    "try again when it is done")
+        if not wait:
+            if not connection.scalar(select(func.pg_try_advisory_xact_lock(POPULATE_LOCK_KEY))):
+                raise busy
+            return
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(select(func.pg_advisory_xact_lock(POPULATE_LOCK_KEY)))
+        except DBAPIError as error:
+            savepoint.rollback()
+            if isinstance(error.orig, psycopg.errors.LockNotAvailable):
+                raise busy from None
+            raise
+        savepoint.commit()
 
     def interrupter(self, connection: Connection) -> Callable[[], None]:
         driver = connection.connection.driver_connection

@@ -82,7 +82,7 @@ class SQLiteBackend(Backend):
                         "writing to it; try again when it is done)")
         return super().error(error, display)
 
-    def lock_populate(self, connection: Connection, display: str) -> None:
+    def lock(self, connection: Connection, display: str, *, wait: bool) -> None:
         pass  # begin(write=True) took SQLite's write lock with BEGIN IMMEDIATE
 
     def interrupter(self, connection: Connection) -> Callable[[], None]:
@@ -118,7 +118,7 @@ class SQLiteLoader:
         for table in reversed(DATA_TABLES):
             self._connection.execute(table.delete())
         for index in self._indexes:
-            self._connection.execute(DropIndex(index))
+            self._connection.execute(DropIndex(index, if_exists=True))
 
     def encode(self, batch: Batch) -> list[tuple]:
         return python_rows(batch)
