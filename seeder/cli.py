@@ -38,7 +38,7 @@ from seeder.urls import (
 # After Ctrl-C or SIGTERM, how long the work may take to roll back before the process ends
 # anyway (a server that does not answer cannot hold it: the transaction dies with the
 # connection, which is all-or-nothing too).
-CANCEL_GRACE_SECONDS = 5
+CANCEL_GRACE_SECONDS = 2
 _SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -61,6 +61,16 @@ class _Group(click.Group):
             raise
         except click.UsageError as error:  # a command's options, or an unknown command
             _usage_error(error)
+        except BrokenPipeError:
+            # The reader of the output went away (`seeder info | head -1`): what it did not
+            # read is not an error. The interpreter's last flush must not complain either.
+            sys.stdout = open(os.devnull, "w")
+            ctx.exit(0)
+        except OSError as error:  # writing the output failed (a full disk, /dev/full)
+            click.echo(f"seeder: error: cannot write the output: {error.strerror} (the "
+                       f"{ctx.invoked_subcommand} command itself completed)", err=True)
+            sys.stdout = open(os.devnull, "w")
+            ctx.exit(1)
         except KeyboardInterrupt:  # Ctrl-C outside the commands that take it over
             click.echo("seeder: error: interrupted; nothing was written", err=True)
             ctx.exit(_SIGNAL_EXIT[signal.SIGINT])

@@ -10,9 +10,13 @@ callable. Every failure a user can cause is a `SeederError` whose message is one
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -237,7 +241,12 @@ def dry_run(*, customers: int, seed: int, scenario: Scenario | None = None,
 
 def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | None = None,
            cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
-    """Write the dataset as one CSV file per table, named after the table, into `out`."""
+    """Write the dataset as one CSV file per table, named after the table, into `out`.
+
+    The files are written into a temporary directory beside `out` and moved into place only
+    when all are complete; on any failure (a full disk, cancellation) it is removed and an
+    earlier export in `out` is left as it was.
+    """
     out = Path(out)
     scenario = scenario if scenario is not None else Scenario()
     limits.check_columns(scenario)
@@ -245,19 +254,32 @@ def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | N
     batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
                        progress=report)
     clock, counts = time.perf_counter(), _zero_counts()
+    untouched = f"the earlier export in {out}, if any, is untouched"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        files = {table.name: open(out / f"{table.name}.csv", "wb") for table in DATA_TABLES}
-        try:
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"{out} exists and is not a directory; choose another --out")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
+                                        dir=out.parent))
+    except OSError as error:
+        raise ExportError(f"cannot write to {out}: {error.strerror}") from None
+    try:
+        with contextlib.ExitStack() as opened:
+            files = {table.name: opened.enter_context(open(staging / f"{table.name}.csv", "wb"))
+                     for table in DATA_TABLES}
             for table in DATA_TABLES:
                 files[table.name].write(csv_header(table))
             for batch in _counted(batches, counts, WRITING, customers, report):
                 files[batch.table].write(csv_lines(batch))
-        finally:
-            for file in files.values():
-                file.close()
+        out.mkdir(exist_ok=True)
+        for table in DATA_TABLES:
+            os.replace(staging / f"{table.name}.csv", out / f"{table.name}.csv")
     except OSError as error:
-        raise ExportError(f"cannot write to {out}: {error.strerror}") from None
+        raise ExportError(f"cannot write to {out}: {error.strerror}; {untouched}") from None
+    except Cancelled:
+        raise Cancelled(f"interrupted; nothing was written, and {untouched}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return Summary(seed, counts, time.perf_counter() - clock)
 
 

@@ -93,12 +93,18 @@ def open_database(target: Target, *, must_exist: bool = True) -> Iterator[Databa
     url = parse_database_url(target) if isinstance(target, str) else target
     backend = backend_for_url(url)
     url = backend.driver_url(url)
-    if must_exist and (missing := backend.missing_database(url)):
+    missing = backend.missing_database(url)
+    if must_exist and missing:
         raise DatabaseError(missing)
     engine = backend.create_engine(url)
     try:
         with _connected(engine, display_url(url)) as connection:
             yield Database(connection, backend, display_url(url), owns_transaction=True)
+    except BaseException:
+        engine.dispose()
+        if missing:  # what a failed first use created (an empty SQLite file) goes again
+            backend.remove_new_database(url)
+        raise
     finally:
         engine.dispose()
 

@@ -13,7 +13,8 @@ The interface (what each backend provides):
   (DatabaseURLError).
 - `create_engine(url)`: an engine with seeder's connect arguments (timeouts) and per-connection
   setup; `missing_database(url)` says when the database does not exist and must not be
-  created implicitly (a SQLite file).
+  created implicitly (a SQLite file), and `remove_new_database(url)` removes what a failed
+  first use (init-db on a full disk) created.
 - `begin(connection, write=...)`: turns SQLAlchemy's transaction into a real one on the server
   (SQLite's BEGIN / BEGIN IMMEDIATE) and sets session limits (lock timeouts).
 - `error(error, display)`: a driver or SQLAlchemy error as the SeederError the user sees,
@@ -100,6 +101,9 @@ class Backend:
     def missing_database(self, url: URL) -> str | None:
         """A message when the database does not exist and must not be created, else None."""
         return None
+
+    def remove_new_database(self, url: URL) -> None:
+        """Remove what connecting to a missing database created, after a failed first use."""
 
     def begin(self, connection: Connection, *, write: bool) -> None:
         """Make the transaction SQLAlchemy began a real one, with seeder's session limits."""

@@ -51,9 +51,14 @@ from seeder.batch import Batch
 from seeder.errors import Busy, SeederError
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
+from seeder.urls import int_option
 
-# Fail fast when a host does not answer, rather than hanging on TCP retries.
-CONNECT_TIMEOUT_SECONDS = 5
+# Fail fast when a host does not answer, rather than hanging on TCP retries; and notice a
+# server that has gone away mid-run (a network partition) within about a minute: TCP
+# keepalives for an idle connection, tcp_user_timeout for data the server never acknowledges.
+CONNECT_ARGUMENTS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30,
+                     "keepalives_interval": 10, "keepalives_count": 3,
+                     "tcp_user_timeout": 60_000}
 # The longest any statement of seeder waits for a lock before it says who holds it.
 LOCK_TIMEOUT_SECONDS = 10
 # The swap waits in short attempts, so that readers queued behind it get through in between.
@@ -71,8 +76,12 @@ class PostgresBackend(Backend):
     schemes = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
     driver_errors = (psycopg.Error,)
 
+    def check_url(self, url: URL) -> None:
+        super().check_url(url)
+        int_option(url, "port", 1, 65535)  # libpq also takes the port as an option
+
     def create_engine(self, url: URL) -> Engine:
-        return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        return create_engine(url, connect_args=CONNECT_ARGUMENTS)
 
     def begin(self, connection: Connection, *, write: bool) -> None:
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")

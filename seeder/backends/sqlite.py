@@ -21,7 +21,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from seeder.backends import Backend
 from seeder.batch import Batch
-from seeder.errors import Busy, SeederError
+from seeder.errors import Busy, DatabaseError, SeederError
 from seeder.formats import python_rows
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, Progress
@@ -69,6 +69,12 @@ class SQLiteBackend(Backend):
             return f"{path} does not exist; run `seeder init-db` first"
         return None
 
+    def remove_new_database(self, url: URL) -> None:
+        path = sqlite_file(url)
+        if path is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+
     def begin(self, connection: Connection, *, write: bool) -> None:
         # BEGIN IMMEDIATE takes the write lock up front: a second writer is turned away before
         # it does any work. A caller's transaction that is already open is used as it is.
@@ -80,6 +86,11 @@ class SQLiteBackend(Backend):
         if "database is locked" in reason:
             return Busy(f"cannot use {display}: {reason} (a populate or another writer is "
                         "writing to it; try again when it is done)")
+        if "database or disk is full" in reason:
+            return DatabaseError(
+                f"cannot use {display}: {reason}; free some space (leave any -journal file "
+                "beside the database where it is: SQLite restores the file from it the next "
+                "time the database is opened)")
         return super().error(error, display)
 
     def lock(self, connection: Connection, display: str, *, wait: bool) -> None:
