@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
-from support import invoke, ok, one_line_error, seeder_engine
+from support import POSTGRES_ADMIN_URL, invoke, ok, one_line_error, seeder_engine
 
 from seeder import __version__, schema
 from seeder.cli import cli
@@ -183,16 +183,21 @@ def test_bad_populate_options(option: str, value: str, tmp_path: Path) -> None:
     assert set(_counts(url).values()) == {0}
 
 
-@pytest.mark.parametrize("url", [
-    "mysql://root@127.0.0.1/shop",
-    "postgresql+asyncpg://postgres@127.0.0.1/shop",
-    "not a url",
-    "postgresql://bob:p@ss:w0rd@127.0.0.1/shop",  # '@' and ':' in a password not encoded
-    "postgresql://postgres@127.0.0.1:abc/shop",
+@pytest.mark.parametrize("url, message", [
+    ("mongodb://root@127.0.0.1/shop", "unsupported database URL scheme 'mongodb'; use "
+     "sqlite://, postgresql://, postgres://"),
+    ("postgresql+asyncpg://postgres@127.0.0.1/shop",
+     "unsupported driver 'asyncpg' in postgresql://; write postgresql:// (seeder uses "
+     "postgresql+psycopg)"),
+    ("not a url", "cannot parse the database URL"),
+    ("postgresql://bob:p@ss:w0rd@127.0.0.1/shop",  # '@' and ':' in a password not encoded
+     "has an @ other than the one before the host; percent-encode @ as %40"),
+    ("postgresql://postgres@127.0.0.1:abc/shop", "has a port that is not a number"),
 ])
 @pytest.mark.parametrize("args", [["init-db"], ["populate", "--customers", "5", "--seed", "1"]])
-def test_unsupported_url(url: str, args: list[str]) -> None:
+def test_unsupported_url(url: str, message: str, args: list[str]) -> None:
     error = one_line_error(invoke(url, *args))
+    assert message in error
     assert "w0rd" not in error
 
 
@@ -252,15 +257,17 @@ def test_server_that_never_answers_fails_within_seconds(silent_server: int) -> N
 
 @pytest.mark.parametrize("args", COMMANDS[:2], ids=lambda args: " ".join(args))
 def test_unknown_role(args: list[str]) -> None:
-    error = one_line_error(invoke("postgresql://nobody_xyz@127.0.0.1/postgres", *args))
-    assert "nobody_xyz" in error
+    url = make_url(POSTGRES_ADMIN_URL).set(username="nobody_xyz", password=None)
+    error = one_line_error(invoke(url.render_as_string(hide_password=False), *args))
+    assert 'role "nobody_xyz" does not exist' in error
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args))
 def test_missing_postgresql_database(args: list[str]) -> None:
     name = f"seeder_missing_{uuid.uuid4().hex[:12]}"
-    error = one_line_error(invoke(f"postgresql://postgres@127.0.0.1:5432/{name}", *args))
-    assert name in error
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name)
+    error = one_line_error(invoke(url.render_as_string(hide_password=False), *args))
+    assert f'database "{name}" does not exist' in error
 
 
 def _read_only(path: Path) -> str:

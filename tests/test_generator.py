@@ -22,12 +22,13 @@ import unicodedata
 
 import numpy as np
 import pytest
+import time_machine
 from faker.providers.person.de_DE import Provider as GermanNames
 from faker.providers.person.en_US import Provider as AmericanNames
 
 from seeder import bytestrings
 from seeder.formats import csv_lines
-from seeder.generator import generate
+from seeder.generator import BLOCK_CUSTOMERS, MAX_CUSTOMERS, Catalog, _vins, generate
 from seeder.models import DATA_TABLES
 from seeder.scenario import DEFAULT_MAKES, DEFAULT_SERVICES, Scenario
 
@@ -163,9 +164,14 @@ def view_of(data: Dataset) -> View:
     )
 
 
-@pytest.fixture(scope="module")
-def data() -> Dataset:
-    return collect(SCENARIO, SEED, CUSTOMERS)
+# The second size is large enough for more than one chunk of created rewards and of referral
+# links (BLOCK_CUSTOMERS rows each, about 133,000 and 220,000 customers).
+SIZES = [CUSTOMERS, 230_000]
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=lambda size: f"{size}-customers")
+def data(request: pytest.FixtureRequest) -> Dataset:
+    return collect(SCENARIO, SEED, request.param)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +196,7 @@ def test_ids_are_contiguous_and_every_key_resolves(data: Dataset) -> None:
         ids = data[table.name]["id"]
         assert np.array_equal(ids, np.arange(1, len(ids) + 1)), f"{table.name}.id"
     n_customers = len(data["customers"]["id"])
-    assert n_customers == CUSTOMERS
+    assert n_customers in SIZES
     # One car per customer.
     cars = data["cars"]
     assert np.array_equal(np.sort(cars["customer_id"]), data["customers"]["id"])
@@ -424,6 +430,24 @@ def test_vins_are_valid_and_unique(data: Dataset) -> None:
     assert len(bad) == 0, [vins[i] for i in bad[:5]]
 
 
+def test_vins_stay_valid_and_unique_past_a_million_cars() -> None:
+    """The serial part holds six digits; ids beyond 10**6 carry on in positions 8 and 11."""
+    catalog = Catalog(SCENARIO)
+    ids = np.array([1, 999_999, 1_000_000, 1_000_001, 1_000_002, 2_000_001, 33_000_000,
+                    33_000_001, 500_000_000, MAX_CUSTOMERS - 1, MAX_CUSTOMERS])
+    zeros = np.zeros(len(ids), dtype=np.int64)
+    vins = _vins(catalog, ids, zeros, zeros, np.full(len(ids), 2020))
+    texts = text(vins)
+    assert len(set(texts)) == len(texts), texts
+    assert all(VIN.match(vin) for vin in texts), texts
+    lookup = np.zeros(256, dtype=np.int64)
+    for char, value in _VIN_TRANSLITERATION.items():
+        lookup[ord(char)] = value
+    matrix = bytestrings.as_matrix(vins.astype("S17"))
+    remainder = (lookup[matrix] * _VIN_WEIGHTS).sum(axis=1) % 11
+    assert np.array_equal(matrix[:, 8], np.where(remainder == 10, ord("X"), ord("0") + remainder))
+
+
 # --- referrals and rewards ---------------------------------------------------------------------
 
 
@@ -486,6 +510,12 @@ def test_rewards_are_each_sides_first_oil_change_since_the_referral(v: View) -> 
     assert np.array_equal(np.sort(v.owner[created]), np.sort(v.rewarded[~had_visit[v.rewarded]]))
     # Both kinds occur at this size.
     assert 0 < len(created) < len(v.reward)
+
+
+def test_the_large_size_spans_several_reward_and_link_chunks(data: Dataset) -> None:
+    large = len(data["customers"]["id"]) > 200_000
+    assert (data.created.sum() > BLOCK_CUSTOMERS) == large
+    assert (len(data["referral_links"]["id"]) > BLOCK_CUSTOMERS) == large
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -583,11 +613,9 @@ def test_same_seed_same_rows_other_seed_other_rows() -> None:
         assert other[table] != first[table], table
 
 
-def test_rows_do_not_depend_on_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
+def test_rows_do_not_depend_on_the_wall_clock() -> None:
+    """Every clock Python offers (time.time, datetime.now, date.today, ...) moved 10 years."""
     reference = _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO))
-    later = time.time() + 10 * 365 * 86400
-    monkeypatch.setattr(time, "time", lambda: later)
-    monkeypatch.setattr(time, "time_ns", lambda: int(later * 1e9))
-    assert _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO)) == reference
+    with time_machine.travel(dt.datetime(2036, 2, 29, 23, 59, tzinfo=dt.UTC), tick=False):
+        assert dt.date.today() == dt.date(2036, 2, 29)
+        assert _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO)) == reference
