@@ -1,4 +1,4 @@
-"""Benchmark `seeder populate` against the best plain loader of the same rows (SPEC section 7).
+"""Benchmark `seeder populate` against the best plain loader of the same rows.
 
     python benchmarks/populate.py [--sizes 100000,1000000] [--seed 42]
                                   [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]

@@ -1,5 +1,6 @@
 """`seeder export`: one CSV file per table that loads as it is into SQLite and PostgreSQL, and the
-same bytes for the same seed, scenario and size (SPEC.md section 4), pinned by golden digests.
+same bytes for the same seed, scenario and size, pinned by golden digests (of every encoding:
+CSV, binary COPY, row tuples; and of a non-default locale).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
+from golden import encodings
 from psycopg import sql
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
@@ -160,8 +162,19 @@ def test_golden_digests(tmp_path: Path) -> None:
     assert not changed, (
         f"the generated data changed (tables {', '.join(changed)}) for seed {GOLDEN_SEED}, "
         f"{GOLDEN_CUSTOMERS} customers and the default scenario, at GENERATOR_VERSION "
-        f"{GENERATOR_VERSION!r}. Same version + seed must give the same rows (SPEC.md 4). "
+        f"{GENERATOR_VERSION!r}. Same version + seed must give the same rows. "
         f"If the change is intended: {howto}.")
+
+
+def test_golden_digests_of_every_encoding_and_a_locale() -> None:
+    """Binary COPY and row tuples are pinned like CSV, and so is a locale other than en_US
+    (its names come from the locale snapshot): regenerate with tests/golden/encodings.py."""
+    expected = json.loads(encodings.GOLDEN.read_text())
+    actual = encodings.encoding_digests()
+    assert set(actual) == {"csv", "copy_binary", "rows", f"csv_{encodings.LOCALE}"}
+    changed = [f"{kind}: {table}" for kind in actual for table in actual[kind]
+               if expected.get(kind, {}).get(table) != actual[kind][table]]
+    assert not changed, f"encodings changed for the same seed and scenario: {changed}"
 
 
 # --- loading the files as they are -------------------------------------------------------------

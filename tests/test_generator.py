@@ -1,4 +1,4 @@
-"""The generated data against the statistical model of SPEC.md section 3 (the notebook's numbers).
+"""The generated data against the statistical model (the notebook's numbers, see the README).
 
 Tolerances are derived from the model, never from a previous run: every statistic is compared
 with its expected value, with a bound of Z standard errors computed analytically (binomial
