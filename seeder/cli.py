@@ -21,7 +21,7 @@ from typing import NoReturn
 import click
 from tqdm import tqdm
 
-from seeder import __version__, commands
+from seeder import __version__, commands, limits
 from seeder.cancel import Cancellation
 from seeder.errors import Cancelled, SeederError
 from seeder.generator import MAX_SEED
@@ -335,6 +335,22 @@ def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path 
         summary = commands.export(out, customers=customers, seed=seed, scenario=chosen,
                                   cancel=cancellation, progress=display)
     _print_summary(summary, f"Wrote {out}/:")
+
+
+@cli.command("scenario")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def scenario_command(file: Path | None) -> None:
+    """Print the complete scenario as TOML: the default, or FILE with its overrides applied.
+
+    The output, given back with --scenario, makes exactly the same data.
+
+    \b
+      seeder scenario > my_shop.toml
+      seeder scenario my_shop.toml
+    """
+    chosen = _scenario(file) or Scenario()
+    limits.check_columns(chosen)
+    click.echo(chosen.to_toml(), nl=False)
 
 
 @cli.command()

@@ -15,6 +15,7 @@ import re
 import resource
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -619,3 +620,32 @@ def test_the_cli_dry_run_with_a_good_scenario(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "customers" in result.stdout and "nothing was written" in result.stdout
     assert not (tmp_path / "never.db").exists()
+
+
+# --- seeder scenario ---------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), prog_name="seeder")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_printed_default_scenario_makes_the_default_dataset(tmp_path: Path) -> None:
+    printed = write(tmp_path, _cli("scenario"))
+    _cli("export", "--customers", "2000", "--seed", "4", "--out", str(tmp_path / "default"))
+    _cli("export", "--customers", "2000", "--seed", "4", "--scenario", str(printed),
+         "--out", str(tmp_path / "printed"))
+    for table in ("customers", "cars", "services", "transactions", "referral_links"):
+        assert (tmp_path / "printed" / f"{table}.csv").read_bytes() == \
+            (tmp_path / "default" / f"{table}.csv").read_bytes(), table
+
+
+def test_a_file_prints_as_the_effective_scenario(tmp_path: Path) -> None:
+    overrides = write(tmp_path, 'locale = "de_DE"\n[referral]\nshare = 0.5\n')
+    effective = tomllib.loads(_cli("scenario", str(overrides)))
+    default = tomllib.loads(_cli("scenario"))
+    assert effective["locale"] == "de_DE"
+    assert effective["referral"]["share"] == 0.5
+    effective["locale"], effective["referral"]["share"] = "en_US", 0.2
+    assert effective == default
