@@ -141,8 +141,9 @@ def _counted(batches: Iterator[Batch], counts: dict[str, int], phase: str, custo
              report: Progress) -> Iterator[Batch]:
     """The batches, each counted into `counts`, and customers reported as they pass."""
     done = 0
-    report(phase, done, customers)
     for batch in batches:
+        if not any(counts.values()):  # planning is over: the rows start to flow
+            report(phase, done, customers)
         counts[batch.table] += len(batch)
         yield batch
         if batch.table == "customers":
