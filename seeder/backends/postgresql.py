@@ -144,7 +144,10 @@ class PostgresLoader:
         return copy_binary(batch, self._by_name[batch.table])
 
     def write(self, batch: Batch, encoded: bytes) -> None:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+        # FREEZE (allowed: the table was created in this transaction) writes the rows as
+        # already visible to everyone, so the first readers do not rewrite every page to set
+        # hint bits, and the visibility map is set for index-only scans at once.
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)").format(
             sql.Identifier(self._staging, batch.table),
             sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
         )
