@@ -110,6 +110,7 @@ def _random_uuid_other(element: random_uuid, compiler: Any, **kw: Any) -> str:
 
 
 def _shown(value: Any) -> str:
+    """A value in a repr: JSON abbreviated (a scenario is 1.6 KB), UUIDs and dates as text."""
     if isinstance(value, dict | list):
         return "{...}" if isinstance(value, dict) else "[...]"
     if isinstance(value, UUID | dt.date):
@@ -118,7 +119,8 @@ def _shown(value: Any) -> str:
 
 
 class _Repr:
-    """`Table(id=1, name='...')`: the loaded columns in table order; never loads anything."""
+    """`Service(id=1, category='oil', ...)`: the loaded columns in table order; a repr never
+    loads anything from the database."""
 
     def __repr__(self) -> str:
         state = inspect(self)
