@@ -379,6 +379,24 @@ def info(ctx: click.Context, as_json: bool) -> None:
                    f"{facts['referrals']:,} referrals; {facts['free_services']:,} free services")
 
 
+@cli.command("schema")
+@click.option("--format", "output_format", type=click.Choice(["markdown", "mermaid"]),
+              default="markdown", show_default=True,
+              help="markdown: the data dictionary (with the diagram); mermaid: the ER diagram.")
+def schema_command(output_format: str) -> None:
+    """Print the schema, generated from the models; needs no database.
+
+    \b
+      seeder schema > docs/schema.md
+      seeder schema --format mermaid
+    """
+    # Imported here: it loads SQL dialects that no other command needs.
+    from seeder import schema_docs
+
+    text = schema_docs.markdown() if output_format == "markdown" else schema_docs.mermaid()
+    click.echo(text, nl=False)
+
+
 def main() -> None:
     """Entry point of the `seeder` console script and `python -m seeder`."""
     cli(prog_name="seeder")

@@ -21,7 +21,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Engine, ForeignKeyConstraint, inspect, text
+from sqlalchemy import CheckConstraint, Engine, ForeignKeyConstraint, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from seeder import schema
@@ -103,6 +103,45 @@ def test_upgrade_downgrade_upgrade_round_trip(engine: Engine) -> None:
         assert schema.current_revision(conn) is None
 
     _upgrade_to_head_and_check(engine, head)
+
+
+def test_upgrade_from_0001_continues_the_keys_of_existing_rows(engine: Engine) -> None:
+    """A database filled at revision 0001 (ids written, no generated keys) upgrades to ids and
+    UUIDs that the database makes, continuing after the rows there; downgrading takes the
+    defaults away again and keeps the rows."""
+    with engine.begin() as conn:
+        schema.upgrade(conn, "0001")
+        _insert_parents(conn)  # ids 1..3, 1, 1..2 and 1
+    with engine.begin() as conn:
+        schema.upgrade(conn)
+    new_rows = {
+        "customers": _customer(9) | {"email": "new@example.com"},
+        "cars": _car(9, 1) | {"vin": "1HGCM82633A999999"},
+        "services": _service(9),
+        "transactions": _transaction(9, 1, 1),
+        "referral_links": _referral(9, 3, 1),
+    }
+    made = {}
+    with engine.begin() as conn:
+        for name, row in new_rows.items():
+            without_keys = {key: value for key, value in row.items() if key not in ("id", "uuid")}
+            made[name] = conn.execute(T[name].insert().values(without_keys)
+                                      .returning(T[name].c.id)).scalar_one()
+        uuids = [conn.scalar(select(T[name].c.uuid).where(T[name].c.id == made[name]))
+                 for name in ("customers", "transactions")]
+    assert made == {"customers": 4, "cars": 4, "services": 2, "transactions": 3,
+                    "referral_links": 2}
+    assert all(isinstance(value, uuid.UUID) and value.version == 4 for value in uuids)
+
+    with engine.begin() as conn:
+        schema.downgrade(conn, "0001")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(T["customers"])) == 4
+        assert "numpy_version" not in {c["name"] for c in inspect(conn).get_columns("seed_runs")}
+        conn.rollback()
+        row = {key: value for key, value in _customer(10).items() if key != "uuid"}
+        with pytest.raises(IntegrityError, match=r"(?i)not[ -]null"):
+            conn.execute(T["customers"].insert().values(row))
 
 
 def test_models_and_migrations_agree(migrated_engine: Engine) -> None:
