@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import Connection, exists, func, select
 
 from seeder import __version__, limits, schema
@@ -199,6 +200,7 @@ def populate(target: Target, *, customers: int, seed: int, scenario: Scenario | 
                 connection.execute(SeedRun.__table__.insert().values(
                     seed=seed, customers=customers, scenario=scenario.to_dict(),
                     generator_version=GENERATOR_VERSION, seeder_version=__version__,
+                    numpy_version=np.__version__,
                     row_counts=counts, started_at=started_at,
                     finished_at=dt.datetime.now(dt.UTC),
                 ))

@@ -116,12 +116,12 @@ def test_every_value_at_the_limits_is_stored_exactly(tmp_path: Path) -> None:
     rows = {
         Service: [dict(id=1, category="c" * FIELD, name="s" * SERVICE, min_price=INT_MAX,
                        max_price=INT_MAX)],
-        Customer: [dict(id=i, uuid=str(uuid.UUID(int=i)), first_name="A", last_name="B",
+        Customer: [dict(id=i, uuid=uuid.UUID(int=i), first_name="A", last_name="B",
                         email=f"a{i}@example.com", phone="1", registered_on=day)
                    for i, day in ((1, dt.date(1000, 1, 1)), (2, dt.date(9999, 12, 31)))],
         Car: [dict(id=i, customer_id=i, make="m" * MAKE, model="n" * MODEL, year=year,
                    vin=f"{i:017d}") for i, year in ((1, year_low), (2, year_high))],
-        Transaction: [dict(id=1, uuid=str(uuid.UUID(int=1)), customer_id=2, car_id=2,
+        Transaction: [dict(id=1, uuid=uuid.UUID(int=1), customer_id=2, car_id=2,
                            service_id=1, transaction_date=dt.date(9999, 12, 31),
                            price=INT_MAX)],
     }
@@ -154,7 +154,7 @@ def test_postgresql_refuses_one_past_each_limit(tmp_path: Path, table, column: s
     there (through binary COPY it would wrap integers instead, hence checking first)."""
     rows = {
         Service: dict(id=1, category="oil", name="change", min_price=0, max_price=1),
-        Customer: dict(id=1, uuid=str(uuid.UUID(int=1)), first_name="A", last_name="B",
+        Customer: dict(id=1, uuid=uuid.UUID(int=1), first_name="A", last_name="B",
                        email="a@example.com", phone="1", registered_on=dt.date(2021, 1, 1)),
         Car: dict(id=1, customer_id=1, make="BMW", model="M3", year=2020, vin="1" * 17),
     }

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import Engine, func, inspect, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, Session
 from support import BACKENDS, invoke, new_database, ok, seeder_engine
 
@@ -59,15 +59,6 @@ def populated_engine(request: pytest.FixtureRequest, tmp_path_factory) -> Iterat
             engine.dispose()
 
 
-def _loader_sets_sequences(request: pytest.FixtureRequest, url: str) -> None:
-    """On PostgreSQL the ids continue only once the loader sets each identity's sequence after
-    COPY (setval in the load's transaction); until then the first generated id collides."""
-    if url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=IntegrityError,
-            reason="the PostgreSQL loader does not set the identity sequences yet"))
-
-
 def _largest_ids(connection) -> dict[str, int]:
     return {table.name: connection.scalar(select(func.max(table.c.id))) for table in DATA_TABLES}
 
@@ -91,9 +82,7 @@ def test_every_id_is_generated_after_a_populate(populated_engine: Engine, table)
             assert [(c.name, c.type) for c in columns if c.pk] == [("id", "INTEGER")]
 
 
-def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(
-        populated_url: str, request: pytest.FixtureRequest) -> None:
-    _loader_sets_sequences(request, populated_url)
+def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(populated_url: str) -> None:
     engine = seeder_engine(populated_url)
     try:
         with engine.begin() as conn:
@@ -135,9 +124,7 @@ def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(
     assert all(UUID4_TEXT.match(value) for value in texts), texts
 
 
-def test_orm_inserts_without_ids_take_uuid_values_after_a_populate(
-        populated_url: str, request: pytest.FixtureRequest) -> None:
-    _loader_sets_sequences(request, populated_url)
+def test_orm_inserts_without_ids_take_uuid_values_after_a_populate(populated_url: str) -> None:
     engine = seeder_engine(populated_url)
     try:
         with Session(engine) as session:

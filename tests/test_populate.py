@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from alembic import command
@@ -212,6 +213,7 @@ def test_counts_match_seed_run(populated: Populated) -> None:
     assert run.customers == CUSTOMERS
     assert run.generator_version == GENERATOR_VERSION
     assert run.seeder_version == __version__
+    assert run.numpy_version == np.__version__  # NumPy's streams are part of the data
     assert run.scenario == json.loads(json.dumps(load_scenario(None).to_dict()))
     assert run.started_at is not None and run.finished_at is not None
     assert run.started_at <= run.finished_at

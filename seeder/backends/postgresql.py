@@ -43,7 +43,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable, DropConstraint
+from sqlalchemy.schema import (
+    AddConstraint,
+    CreateIndex,
+    CreateTable,
+    DropConstraint,
+    SetColumnComment,
+    SetTableComment,
+)
 
 from seeder import bytestrings
 from seeder.backends import Backend
@@ -139,6 +146,12 @@ class PostgresLoader:
         for table in self._tables:
             execute(CreateTable(table, include_foreign_key_constraints=[]))
             execute(DropConstraint(table.primary_key))  # built after the load, like the rest
+            # CREATE TABLE carries no comments; the descriptions go with the table.
+            if table.comment is not None:
+                execute(SetTableComment(table))
+            for column in table.columns:
+                if column.comment is not None:
+                    execute(SetColumnComment(column))
 
     def encode(self, batch: Batch) -> bytes:
         return copy_binary(batch, self._by_name[batch.table])
@@ -165,6 +178,13 @@ class PostgresLoader:
             progress(INDEXING, done, len(steps))
             execute(step)
         progress(INDEXING, len(steps), len(steps))
+        for table in self._tables:
+            # The identity continues after the largest id written, for rows applications add.
+            self._run(sql.SQL(
+                "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, "
+                "false) FROM {table}").format(
+                    name=sql.Literal(self._sql(sql.Identifier(self._staging, table.name))),
+                    table=sql.Identifier(self._staging, table.name)))
         for done, table in enumerate(self._tables):
             progress(ANALYZING, done, len(self._tables))
             self._run(sql.SQL("ANALYZE {}").format(sql.Identifier(self._staging, table.name)))
@@ -194,6 +214,9 @@ class PostgresLoader:
             if view.comment is not None:
                 self._run(sql.SQL("COMMENT ON VIEW {} IS {}").format(
                     name, sql.Literal(view.comment)))
+            for column, comment in (view.column_comments or {}).items():
+                self._run(sql.SQL("COMMENT ON COLUMN {} IS {}").format(
+                    sql.Identifier(view.schema, view.name, column), sql.Literal(comment)))
         self._run(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(self._staging)))
 
     def _sql(self, statement: sql.Composable) -> str:
@@ -249,7 +272,11 @@ WITH RECURSIVE dependent (oid, depth) AS (
     WHERE r.ev_class <> d.refobjid
 )
 SELECT c.relname AS name, n.nspname AS schema, pg_get_viewdef(c.oid) AS definition,
-       obj_description(c.oid, 'pg_class') AS comment
+       obj_description(c.oid, 'pg_class') AS comment,
+       (SELECT json_object_agg(a.attname, col_description(c.oid, a.attnum))
+        FROM pg_attribute AS a
+        WHERE a.attrelid = c.oid AND a.attnum > 0
+          AND col_description(c.oid, a.attnum) IS NOT NULL) AS column_comments
 FROM (SELECT oid, max(depth) AS depth FROM dependent GROUP BY oid) AS v
 JOIN pg_class AS c ON c.oid = v.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
