@@ -182,7 +182,7 @@ class Datasets:
         raise NotImplementedError
 
     def _seal(self, url: str) -> str:
-        """Guard the template built at `url` against changes; the template's name."""
+        """The populated database at `url` as a template, in the form _copy takes."""
         raise NotImplementedError
 
     def _copy(self, template: str, label: str) -> str:
@@ -233,7 +233,8 @@ class PostgresDatasets(Datasets):
 
     def __init__(self, admin_url: str) -> None:
         super().__init__()
-        # Imported here: sessions that never ask for a PostgreSQL database do not load them.
+        # Imported here, as the rest of seeder's database code: sessions that never ask for a
+        # PostgreSQL database do not load it.
         from sqlalchemy.exc import DBAPIError
 
         from seeder.backends import backend_for_url
@@ -241,13 +242,19 @@ class PostgresDatasets(Datasets):
 
         self._url = _postgres_url(admin_url)
         self._display = display_url(self._url)
-        self._dbapi_error = DBAPIError
+        self._driver_error = DBAPIError  # SQLAlchemy's wrapper of every psycopg error
         self._backend = backend_for_url(self._url)
         self._token = secrets.token_hex(6)
+        # Every database name this session has made or is making, in order.
         self._made: list[str] = []
+        # URL handed out -> database name.
+        self._names: dict[str, str] = {}
         engine = self._backend.create_engine(self._backend.driver_url(self._url))
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._admin: Connection = self._run(self._engine.connect)
+        try:
+            self._admin: Connection = self._engine.connect()
+        except DBAPIError as error:
+            raise self._backend.error(error, self._display) from None
 
     def _new_database(self, label: str) -> str:
         name = self._register(label)
@@ -255,9 +262,9 @@ class PostgresDatasets(Datasets):
         return self._url_of(name)
 
     def _seal(self, url: str) -> str:
-        # No one connects to a template after its build; a session still connected to it
-        # would make every clone fail (see _copy).
-        name = url.rsplit("/", 1)[1]
+        # No one connects to a template after its build: a session connected to it would
+        # make every clone fail (see _copy).
+        name = self._names.pop(url)
         self._execute(f"ALTER DATABASE {self._quote(name)} ALLOW_CONNECTIONS false")
         return name
 
@@ -266,7 +273,7 @@ class PostgresDatasets(Datasets):
         try:
             self._admin.exec_driver_sql(
                 f"CREATE DATABASE {self._quote(name)} TEMPLATE {self._quote(template)}")
-        except self._dbapi_error as error:
+        except self._driver_error as error:
             if getattr(error.orig, "sqlstate", None) == OBJECT_IN_USE:
                 raise seeder.DatabaseError(
                     f"cannot clone template database {template} on {self._display}: "
@@ -276,9 +283,10 @@ class PostgresDatasets(Datasets):
         return self._url_of(name)
 
     def discard(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1]
+        name = self._names[url]
         self._drop(name)
         self._made.remove(name)
+        del self._names[url]
 
     def close(self) -> None:
         failures = []
@@ -304,18 +312,17 @@ class PostgresDatasets(Datasets):
         self._execute(f"DROP DATABASE IF EXISTS {self._quote(name)} WITH (FORCE)")
 
     def _url_of(self, name: str) -> str:
-        return self._url.set(database=name).render_as_string(hide_password=False)
+        url = self._url.set(database=name).render_as_string(hide_password=False)
+        self._names[url] = name
+        return url
 
     def _quote(self, name: str) -> str:
         return self._engine.dialect.identifier_preparer.quote(name)
 
     def _execute(self, statement: str) -> None:
-        self._run(self._admin.exec_driver_sql, statement)
-
-    def _run(self, function: Any, *args: Any) -> Any:
         try:
-            return function(*args)
-        except (self._dbapi_error, *self._backend.driver_errors) as error:
+            self._admin.exec_driver_sql(statement)
+        except self._driver_error as error:
             raise self._backend.error(error, self._display) from None
 
 

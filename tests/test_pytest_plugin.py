@@ -320,14 +320,16 @@ def test_a_tests_database_is_removed_when_the_test_ends(
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
-def test_url_from_the_environment(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                  postgres_url: str) -> None:
-    monkeypatch.setenv(URL_VARIABLE, postgres_url)
+def test_url_from_the_environment_with_its_options(
+        inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> None:
+    admin = make_url(postgres_url).update_query_dict({"application_name": "plugin_test"})
+    monkeypatch.setenv(URL_VARIABLE, admin.render_as_string(hide_password=False))
     inner.makepyfile("def test_one(shop): pass")
     inner.runpytest().assert_outcomes(passed=1)
     url = make_url(seen(inner)["test_one"]["url"])
-    assert url.set(database="postgres") == make_url(postgres_url).set(database="postgres")
     assert url.database.startswith(NAME_PREFIX)
+    # The test's database is on the same server, reached the same way.
+    assert url.set(database=admin.database) == admin
 
 
 def test_clone_fails_clearly_when_the_template_is_in_use(inner: pytest.Pytester,
