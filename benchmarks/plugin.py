@@ -171,6 +171,8 @@ def main() -> None:
                  "session wall s"], rows))
     print("\ngoals:")
     print("\n".join(verdicts))
+    # Clones are disk-bound: on a shared host they follow the load of the server's other users.
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
