@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from support import invoke, one_line_error
 
 import seeder
+from seeder import schema
 from seeder.models import DATA_TABLES, Customer
 
 CUSTOMERS = 700
@@ -54,7 +55,7 @@ def test_sizes_and_seeds_are_keyword_only() -> None:
 def test_in_memory_sqlite_through_an_engine() -> None:
     engine = create_engine("sqlite://", poolclass=StaticPool)
     change = seeder.init_db(engine)
-    assert (change.before, change.after) == (None, "0001")
+    assert (change.before, change.after) == (None, schema.HEAD_REVISION)
     summary = seeder.populate(engine, customers=CUSTOMERS, seed=3)
     assert summary.row_counts["customers"] == CUSTOMERS
     with engine.connect() as connection:
