@@ -357,11 +357,12 @@ def scenario_command(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def info(ctx: click.Context, as_json: bool) -> None:
-    """Print what the database holds: rows per table, the last populate, headline figures.
+    """Print what the database holds: rows per table, the last populate, and the figures to
+    look at first (dates, revenue per field of service, visits per customer, referrals).
 
     \b
       seeder info
-      seeder info --json | jq .row_counts
+      seeder info --json | jq .revenue_per_field
     """
     facts = commands.info(_url(ctx))
     if as_json:
@@ -374,9 +375,46 @@ def info(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"last populate: {run['customers']:,} customers, seed {run['seed']}, "
                    f"generator version {run['generator_version']}, at {run['finished_at']}")
     if facts["first_transaction"]:
-        click.echo(f"transactions from {facts['first_transaction']} to "
-                   f"{facts['last_transaction']}; revenue {facts['revenue']:,}; "
-                   f"{facts['referrals']:,} referrals; {facts['free_services']:,} free services")
+        _print_figures(facts)
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "     -"
+
+
+def _print_figures(facts: dict) -> None:
+    """The figures of `seeder info` as aligned tables."""
+    click.echo("\ndates")
+    click.echo(f"  registrations   {facts['first_registration']} to "
+               f"{facts['last_registration']}")
+    click.echo(f"  transactions    {facts['first_transaction']} to {facts['last_transaction']}")
+
+    revenue, transactions = facts["revenue"], facts["row_counts"]["transactions"]
+    click.echo("\nrevenue per field of service")
+    click.echo(f"  {'field':<14} {'transactions':>12} {'revenue':>14} {'share':>6}")
+    for field in facts["revenue_per_field"]:
+        click.echo(f"  {field['field']:<14} {field['transactions']:>12,} "
+                   f"{field['revenue']:>14,} {_share(field['revenue'], revenue)}")
+    click.echo(f"  {'all':<14} {transactions:>12,} {revenue:>14,} {_share(revenue, revenue)}")
+    click.echo(f"  ({facts['free_services']:,} transactions were free)")
+
+    visits = facts["visits_per_customer"]
+    customers = facts["row_counts"]["customers"]
+    click.echo(f"\nvisits per customer: {visits['average']:.2f} on average")
+    click.echo(f"  {'visits':>6} {'customers':>12} {'share':>6}")
+    for row in visits["distribution"]:
+        click.echo(f"  {row['visits']:>6} {row['customers']:>12,} "
+                   f"{_share(row['customers'], customers)}")
+
+    referrals = facts["referral_programme"]
+    click.echo("\nreferral programme")
+    click.echo(f"  {'referrers':<24} {referrals['referrers']:>8,}")
+    click.echo(f"  {'referred customers':<24} {referrals['referred_customers']:>8,}")
+    for reward in referrals["rewards"]:
+        label = f"free services ({reward['field']})"
+        worth = f"{reward['list_value']:,.1f}".removesuffix(".0")
+        click.echo(f"  {label:<24} {reward['count']:>8,}   worth {worth} at list price "
+                   "(mid-range)")
 
 
 @cli.command("schema")
