@@ -22,6 +22,7 @@ import click
 from tqdm import tqdm
 
 from seeder import __version__, commands, limits
+from seeder import exercises as learning
 from seeder.cancel import Cancellation
 from seeder.errors import Cancelled, SeederError
 from seeder.generator import MAX_SEED
@@ -433,6 +434,101 @@ def schema_command(output_format: str) -> None:
 
     text = schema_docs.markdown() if output_format == "markdown" else schema_docs.mermaid()
     click.echo(text, nl=False)
+
+
+@cli.group()
+def exercises() -> None:
+    """SQL exercises on the data, checked on your database (see docs/exercises.md).
+
+    \b
+      seeder exercises list
+      seeder exercises show 12
+      seeder exercises check 12 my_query.sql
+      seeder exercises show 12 --answer
+      seeder exercises clean
+    """
+
+
+@exercises.command("list")
+def list_exercises() -> None:
+    """List the exercises: number, level, title and topics."""
+    every = learning.load_exercises()
+    width = max(len(exercise.title) for exercise in every)
+    for exercise in every:
+        click.echo(f"{exercise.id:>3}  {exercise.level:<6}  {exercise.title:<{width}}  "
+                   f"{', '.join(exercise.topics)}")
+
+
+@exercises.command()
+@click.argument("number", type=int)
+@click.option("--answer", is_flag=True,
+              help="Print the reference answer for the database's SQL dialect, as one query.")
+@click.pass_context
+def show(ctx: click.Context, number: int, answer: bool) -> None:
+    """Print exercise NUMBER, or with --answer its reference answer.
+
+    \b
+      seeder exercises show 12
+      seeder --database-url postgresql://localhost/shop exercises show 12 --answer
+    """
+    if answer:
+        click.echo(learning.reference_answer(_url(ctx), number) + ";")
+        return
+    exercise = learning.get_exercise(number)
+    order = "Row order matters." if exercise.ordered else "Row order does not matter."
+    click.echo(f"Exercise {exercise.id}: {exercise.title}")
+    click.echo(f"({exercise.level}; {', '.join(exercise.topics)}. {order})\n")
+    click.echo(exercise.question)
+    click.echo(f"\nCheck a query with: seeder exercises check {exercise.id} FILE")
+
+
+@exercises.command("check")
+@click.argument("number", type=int)
+@click.argument("file", type=click.File("rb"))
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              default=learning.DEFAULT_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
+              help="Stop the query after this long on each dataset.")
+@click.pass_context
+def check_exercise(ctx: click.Context, number: int, file, timeout: float) -> None:
+    """Check the query in FILE (- for stdin) for exercise NUMBER.
+
+    It runs read-only on your database and on two hidden variants made from other seeds
+    (built on the first check, then reused), and prints "correct" (exit status 0) or what
+    differs (exit status 1). Your database is never changed.
+
+    \b
+      seeder exercises check 12 my_query.sql
+      echo "SELECT ..." | seeder exercises check 12 -
+    """
+    try:
+        query = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"not UTF-8 text ({error.reason} at byte {error.start})",
+                                 param_hint="FILE") from None
+    with _progress(None) as display:
+        verdict = learning.check(_url(ctx), number, query, timeout=timeout, progress=display)
+    click.echo(verdict.message)
+    if not verdict.correct:
+        ctx.exit(1)
+
+
+@exercises.command()
+@click.option("--all", "every", is_flag=True,
+              help="Drop every hidden variant on the server (or in the cache directory), not "
+              "only those of this database's populates.")
+@click.pass_context
+def clean(ctx: click.Context, every: bool) -> None:
+    """Drop the hidden variants that checks built for this database.
+
+    \b
+      seeder exercises clean
+      seeder exercises clean --all
+    """
+    dropped = learning.drop_variants(_url(ctx), every=every)
+    for name in dropped:
+        click.echo(f"dropped {name}")
+    if not dropped:
+        click.echo("no hidden variants to drop")
 
 
 def main() -> None:

@@ -471,3 +471,8 @@ def test_info_of_an_empty_database(database_url: str) -> None:
                                            "rewards": []}
     assert "revenue per field" not in ok(invoke(database_url, "info")).stdout
 
+
+def test_help_lists_the_exercises_commands() -> None:
+    result = ok(_run("exercises", "--help"))
+    for name in ("list", "show", "check", "clean"):
+        assert name in result.output
