@@ -456,3 +456,44 @@ def test_concurrent_checks_of_a_new_variant_both_succeed(url: str, tmp_path: Pat
     assert outputs == [("correct\n", "")] * 2
     for number in (1, 2):
         assert len(seed_runs(variant_url(url, number))) == 1
+
+
+def test_variants_have_the_scenario_of_the_last_populate(cache: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "shop.toml"
+    scenario.write_text('locale = "de_DE"\nrevisit_rate = [0.5, 0.9]\n[referral]\nshare = 0.5\n'
+                        '[makes]\nVolvo = ["XC60", "XC90"]\n', encoding="utf-8")
+    url = f"sqlite:///{tmp_path}/shop.db"
+    ok(invoke(url, "init-db"))
+    ok(invoke(url, "populate", "--customers", "400", "--seed", "4", "--scenario", str(scenario)))
+    ok(check_stdin(url, UNORDERED, answer(url, UNORDERED)))
+    try:
+        scenarios = []
+        for database in [url, *(f"sqlite:///{cache_directory() / variant_name(400, seed)}.db"
+                                for seed in variant_seeds(4))]:
+            engine = seeder_engine(database)
+            try:
+                with engine.connect() as connection:
+                    scenarios.append(connection.scalar(select(SeedRun.scenario)))
+            finally:
+                engine.dispose()
+        assert scenarios[0]["makes"] == {"Volvo": ["XC60", "XC90"]}
+        assert scenarios[1] == scenarios[0] and scenarios[2] == scenarios[0]
+    finally:
+        drop_variants(url)
+
+
+def test_no_password_is_printed(learners: Callable[[str], str]) -> None:
+    password = "s3cretpw"  # trust authentication accepts any password
+    url = make_url(learners("postgresql")).set(password=password).render_as_string(
+        hide_password=False)
+    results = [
+        ok(check_stdin(url, UNORDERED, answer(url, UNORDERED))),
+        check_stdin(url, UNORDERED, "SELECT 1"),
+        check_stdin(url, UNORDERED, "SELECT nosuch"),
+        ok(invoke(url, "exercises", "clean")),
+        invoke(make_url(url).set(port=1).render_as_string(hide_password=False),
+               "exercises", "check", str(UNORDERED), "-", input="SELECT 1"),
+    ]
+    assert [result.exit_code for result in results] == [0, 1, 1, 0, 1]
+    for result in results:
+        assert password not in result.output + result.stderr

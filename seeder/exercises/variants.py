@@ -8,9 +8,9 @@ right result on the learner's database and a wrong one on a variant. A variant h
   a database without one (loaded from CSV) cannot be checked;
 - one of two seeds derived from the learner's seed (`variant_seeds`), the same two every time.
 
-Building a variant takes as long as a populate (about 20 s at 1M customers), so variants are
-kept and reused by every later check, of any database with the same last populate. Each is
-named `seeder_variant_<generator version>_<customers>_<seed>`:
+Building a variant takes as long as a populate of that size, so variants are kept and reused
+by every later check, of any database with the same last populate. Each is named
+`seeder_variant_<generator version>_<customers>_<seed>`:
 
 - SQLite: a file NAME.db in `$XDG_CACHE_HOME/seeder/variants/` (`~/.cache/seeder/variants/`
   when XDG_CACHE_HOME is unset). It is built under a temporary name and renamed into place,
@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import os
 import re
@@ -118,17 +119,20 @@ def hidden_variants(learner: Database, opened: contextlib.ExitStack,
     learner_url = learner.connection.engine.url
     for index, seed in enumerate(seeds, start=1):
         expected = Populate(seed, populate.customers, scenario.to_dict())
-        report = _prefixed(progress, f"hidden variant {index}: ")
-
-        def fill(target: Target, expected: Populate = expected,
-                 report: Progress | None = report) -> None:
-            commands.init_db(target)
-            commands.populate(target, customers=expected.customers, seed=expected.seed,
-                              scenario=scenario, replace=True, progress=report)
-
+        fill = functools.partial(_fill, customers=populate.customers, seed=seed,
+                                 scenario=scenario,
+                                 progress=_prefixed(progress, f"hidden variant {index}: "))
         connection = store.open(learner_url, variant_name(populate.customers, seed), expected,
                                 fill, opened)
         yield f"hidden variant {index}", connection
+
+
+def _fill(target: Target, *, customers: int, seed: int, scenario: Scenario,
+          progress: Progress | None) -> None:
+    """Make the target a variant: the current schema, then the dataset (replacing any)."""
+    commands.init_db(target)
+    commands.populate(target, customers=customers, seed=seed, scenario=scenario, replace=True,
+                      progress=progress)
 
 
 def drop_variants(target: Target, *, every: bool = False) -> list[str]:
