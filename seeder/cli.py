@@ -22,6 +22,7 @@ import click
 from tqdm import tqdm
 
 from seeder import __version__, commands, limits
+from seeder import exercises as learning
 from seeder.cancel import Cancellation
 from seeder.errors import Cancelled, SeederError
 from seeder.generator import MAX_SEED
@@ -357,11 +358,12 @@ def scenario_command(file: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def info(ctx: click.Context, as_json: bool) -> None:
-    """Print what the database holds: rows per table, the last populate, headline figures.
+    """Print what the database holds: rows per table, the last populate, and the figures to
+    look at first (dates, revenue per field of service, visits per customer, referrals).
 
     \b
       seeder info
-      seeder info --json | jq .row_counts
+      seeder info --json | jq .revenue_per_field
     """
     facts = commands.info(_url(ctx))
     if as_json:
@@ -374,9 +376,46 @@ def info(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"last populate: {run['customers']:,} customers, seed {run['seed']}, "
                    f"generator version {run['generator_version']}, at {run['finished_at']}")
     if facts["first_transaction"]:
-        click.echo(f"transactions from {facts['first_transaction']} to "
-                   f"{facts['last_transaction']}; revenue {facts['revenue']:,}; "
-                   f"{facts['referrals']:,} referrals; {facts['free_services']:,} free services")
+        _print_figures(facts)
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "     -"
+
+
+def _print_figures(facts: dict) -> None:
+    """The figures of `seeder info` as aligned tables."""
+    click.echo("\ndates")
+    click.echo(f"  registrations   {facts['first_registration']} to "
+               f"{facts['last_registration']}")
+    click.echo(f"  transactions    {facts['first_transaction']} to {facts['last_transaction']}")
+
+    revenue, transactions = facts["revenue"], facts["row_counts"]["transactions"]
+    click.echo("\nrevenue per field of service")
+    click.echo(f"  {'field':<14} {'transactions':>12} {'revenue':>14} {'share':>6}")
+    for field in facts["revenue_per_field"]:
+        click.echo(f"  {field['field']:<14} {field['transactions']:>12,} "
+                   f"{field['revenue']:>14,} {_share(field['revenue'], revenue)}")
+    click.echo(f"  {'all':<14} {transactions:>12,} {revenue:>14,} {_share(revenue, revenue)}")
+    click.echo(f"  ({facts['free_services']:,} transactions were free)")
+
+    visits = facts["visits_per_customer"]
+    customers = facts["row_counts"]["customers"]
+    click.echo(f"\nvisits per customer: {visits['average']:.2f} on average")
+    click.echo(f"  {'visits':>6} {'customers':>12} {'share':>6}")
+    for row in visits["distribution"]:
+        click.echo(f"  {row['visits']:>6} {row['customers']:>12,} "
+                   f"{_share(row['customers'], customers)}")
+
+    referrals = facts["referral_programme"]
+    click.echo("\nreferral programme")
+    click.echo(f"  {'referrers':<24} {referrals['referrers']:>8,}")
+    click.echo(f"  {'referred customers':<24} {referrals['referred_customers']:>8,}")
+    for reward in referrals["rewards"]:
+        label = f"free services ({reward['field']})"
+        worth = f"{reward['list_value']:,.1f}".removesuffix(".0")
+        click.echo(f"  {label:<24} {reward['count']:>8,}   worth {worth} at list price "
+                   "(mid-range)")
 
 
 @cli.command("schema")
@@ -395,6 +434,101 @@ def schema_command(output_format: str) -> None:
 
     text = schema_docs.markdown() if output_format == "markdown" else schema_docs.mermaid()
     click.echo(text, nl=False)
+
+
+@cli.group()
+def exercises() -> None:
+    """SQL exercises on the data, checked on your database (see docs/exercises.md).
+
+    \b
+      seeder exercises list
+      seeder exercises show 12
+      seeder exercises check 12 my_query.sql
+      seeder exercises show 12 --answer
+      seeder exercises clean
+    """
+
+
+@exercises.command("list")
+def list_exercises() -> None:
+    """List the exercises: number, level, title and topics."""
+    every = learning.load_exercises()
+    width = max(len(exercise.title) for exercise in every)
+    for exercise in every:
+        click.echo(f"{exercise.id:>3}  {exercise.level:<6}  {exercise.title:<{width}}  "
+                   f"{', '.join(exercise.topics)}")
+
+
+@exercises.command()
+@click.argument("number", type=int)
+@click.option("--answer", is_flag=True,
+              help="Print the reference answer for the database's SQL dialect, as one query.")
+@click.pass_context
+def show(ctx: click.Context, number: int, answer: bool) -> None:
+    """Print exercise NUMBER, or with --answer its reference answer.
+
+    \b
+      seeder exercises show 12
+      seeder --database-url postgresql://localhost/shop exercises show 12 --answer
+    """
+    if answer:
+        click.echo(learning.reference_answer(_url(ctx), number) + ";")
+        return
+    exercise = learning.get_exercise(number)
+    order = "Row order matters." if exercise.ordered else "Row order does not matter."
+    click.echo(f"Exercise {exercise.id}: {exercise.title}")
+    click.echo(f"({exercise.level}; {', '.join(exercise.topics)}. {order})\n")
+    click.echo(exercise.question)
+    click.echo(f"\nCheck a query with: seeder exercises check {exercise.id} FILE")
+
+
+@exercises.command("check")
+@click.argument("number", type=int)
+@click.argument("file", type=click.File("rb"))
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              default=learning.DEFAULT_TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
+              help="Stop the query after this long on each dataset.")
+@click.pass_context
+def check_exercise(ctx: click.Context, number: int, file, timeout: float) -> None:
+    """Check the query in FILE (- for stdin) for exercise NUMBER.
+
+    It runs read-only on your database and on two hidden variants made from other seeds
+    (built on the first check, then reused), and prints "correct" (exit status 0) or what
+    differs (exit status 1). Your database is never changed.
+
+    \b
+      seeder exercises check 12 my_query.sql
+      echo "SELECT ..." | seeder exercises check 12 -
+    """
+    try:
+        query = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise click.BadParameter(f"not UTF-8 text ({error.reason} at byte {error.start})",
+                                 param_hint="FILE") from None
+    with _progress(None) as display:
+        verdict = learning.check(_url(ctx), number, query, timeout=timeout, progress=display)
+    click.echo(verdict.message)
+    if not verdict.correct:
+        ctx.exit(1)
+
+
+@exercises.command()
+@click.option("--all", "every", is_flag=True,
+              help="Drop every hidden variant on the server (or in the cache directory), not "
+              "only those of this database's populates.")
+@click.pass_context
+def clean(ctx: click.Context, every: bool) -> None:
+    """Drop the hidden variants that checks built for this database.
+
+    \b
+      seeder exercises clean
+      seeder exercises clean --all
+    """
+    dropped = learning.drop_variants(_url(ctx), every=every)
+    for name in dropped:
+        click.echo(f"dropped {name}")
+    if not dropped:
+        click.echo("no hidden variants to drop")
 
 
 def main() -> None:

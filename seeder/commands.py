@@ -40,7 +40,14 @@ from seeder.errors import (
 )
 from seeder.formats import csv_header, csv_lines
 from seeder.generator import GENERATOR_VERSION, generate
-from seeder.models import DATA_TABLES, Customer, SeedRun, Service, Transaction
+from seeder.models import (
+    DATA_TABLES,
+    Customer,
+    ReferralLink,
+    SeedRun,
+    Service,
+    Transaction,
+)
 from seeder.progress import COMMITTING, LOADING, WRITING, Progress, ignore
 from seeder.scenario import Scenario
 
@@ -287,7 +294,24 @@ def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | N
 
 
 def info(target: Target) -> dict[str, Any]:
-    """What the database holds: schema revision, rows per table, the last populate, headlines."""
+    """What the database holds: schema revision, rows per table, the last populate, and the
+    figures a learner or a tester looks at first.
+
+    Keys: `database`, `revision`, `row_counts` (per table), `last_populate` (None without
+    one), the date span (`first_registration`, `last_registration`, `first_transaction`,
+    `last_transaction`; None when empty), `revenue` (sum of prices), `free_services`
+    (transactions at price 0), `referrals` (referral_links rows), and:
+
+    - `revenue_per_field`: per field of service (services.category), most revenue first:
+      `field`, `transactions`, `revenue`.
+    - `visits_per_customer`: `average` (transactions per customer) and `distribution`, a list
+      of `visits` (transactions, 0 included) and how many `customers` made that many.
+    - `referral_programme`: `referrers` and `referred_customers` (distinct customers on each
+      side of referral_links), and `rewards`: per field of service of the reward transactions
+      (oil in the default scenario: the free oil changes), their `count` and their
+      `list_value`, the sum of the middle of each service's price range ((min_price +
+      max_price) / 2, the price the generator draws around).
+    """
     with open_database(target) as db, db.transaction() as connection:
         require_current_schema(connection, db.display)
         tables = [*DATA_TABLES, SeedRun.__table__]
@@ -301,6 +325,37 @@ def info(target: Target) -> dict[str, Any]:
             func.coalesce(func.sum(Transaction.price), 0),
             func.count().filter(Transaction.price == 0),
         )).one()
+        first_registration, last_registration = connection.execute(select(
+            func.min(Customer.registered_on), func.max(Customer.registered_on))).one()
+        field_revenue = func.coalesce(func.sum(Transaction.price), 0)
+        per_field = connection.execute(
+            select(Service.category, func.count(Transaction.id), field_revenue)
+            .outerjoin(Transaction, Transaction.service_id == Service.id)
+            .group_by(Service.category).order_by(field_revenue.desc(), Service.category)
+        ).all()
+        visits = (select(func.count().label("visits")).select_from(Transaction)
+                  .group_by(Transaction.customer_id).subquery())
+        visit_counts = connection.execute(
+            select(visits.c.visits, func.count()).group_by(visits.c.visits)
+            .order_by(visits.c.visits)
+        ).all()
+        referrers, referred = connection.execute(select(
+            func.count(ReferralLink.referrer_id.distinct()),
+            func.count(ReferralLink.referred_id.distinct()))).one()
+        reward_ids = select(ReferralLink.referrer_reward_id.label("id")).union(
+            select(ReferralLink.referred_reward_id)).subquery()
+        rewards = connection.execute(
+            select(Service.category, func.count(), func.sum(Service.min_price + Service.max_price))
+            .select_from(reward_ids)
+            .join(Transaction, Transaction.id == reward_ids.c.id)
+            .join(Service, Service.id == Transaction.service_id)
+            .group_by(Service.category).order_by(Service.category)
+        ).all()
+    customers = counts["customers"]
+    # Customers without a transaction (none in generated data) are not in the GROUP BY.
+    without_visits = customers - sum(number for _, number in visit_counts)
+    distribution = [(0, without_visits)] if without_visits else []
+    distribution += [(int(visits), number) for visits, number in visit_counts]
     return {
         "database": db.display,
         "revision": schema.HEAD_REVISION,
@@ -310,10 +365,31 @@ def info(target: Target) -> dict[str, Any]:
             "generator_version": last_run.generator_version,
             "finished_at": str(last_run.finished_at),
         },
-        "first_transaction": None if first_visit is None else str(first_visit),
-        "last_transaction": None if last_visit is None else str(last_visit),
+        "first_transaction": _iso(first_visit),
+        "last_transaction": _iso(last_visit),
         "revenue": int(revenue),
         "free_services": free,
         "referrals": counts["referral_links"],
+        "first_registration": _iso(first_registration),
+        "last_registration": _iso(last_registration),
+        "revenue_per_field": [
+            {"field": field, "transactions": number, "revenue": int(total)}
+            for field, number, total in per_field
+        ],
+        "visits_per_customer": {
+            "average": counts["transactions"] / customers if customers else None,
+            "distribution": [{"visits": visits, "customers": number}
+                             for visits, number in distribution],
+        },
+        "referral_programme": {
+            "referrers": referrers,
+            "referred_customers": referred,
+            "rewards": [{"field": field, "count": number, "list_value": int(doubled) / 2}
+                        for field, number, doubled in rewards],
+        },
     }
 
+
+def _iso(date: dt.date | str | None) -> str | None:
+    """A date as ISO text: PostgreSQL gives a date, SQLite the text itself."""
+    return None if date is None else str(date)

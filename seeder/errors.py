@@ -60,3 +60,17 @@ class CommitOutcomeUnknown(SeederError):
 
 class ExportError(SeederError):
     """Export files could not be written; any earlier export at the target is untouched."""
+
+
+class QueryError(SeederError):
+    """A learner's query that was refused (not a single read-only query) or that failed; the
+    message is the database's own."""
+
+
+class QueryTimeout(QueryError):
+    """A learner's query that ran longer than the time limit and was stopped."""
+
+
+class VariantError(SeederError):
+    """The hidden variant datasets that a check compares against cannot be built: the database
+    has no populate on record, or the user may not create the variant databases."""

@@ -6,6 +6,7 @@ this machine: unreachable servers are simulated on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -344,3 +345,134 @@ def test_password_not_printed_by_subprocess(tmp_path: Path) -> None:
     assert PASSWORD not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("seeder: error:")
+
+
+# --- info: the figures a learner or a tester looks at first -----------------------------------
+# Checked against SQL written independently of seeder.commands.info: over the two views, which
+# flatten the tables the way the notebook did, rather than over the tables info reads.
+
+INDEPENDENT_FIGURES = {
+    "registrations": "SELECT min(date_registered), max(date_registered) FROM customer_list",
+    "transactions": "SELECT min(transaction_date), max(transaction_date), sum(price), "
+                    "sum(CASE WHEN price = 0 THEN 1 ELSE 0 END) FROM transaction_list",
+    "fields": "SELECT field_of_service, count(*), sum(price) FROM transaction_list "
+              "GROUP BY field_of_service",
+    "visits": "SELECT visits, count(*) FROM (SELECT customer_id, count(*) AS visits "
+              "FROM transaction_list GROUP BY customer_id) AS per_customer GROUP BY visits",
+    "average": "SELECT 1.0 * (SELECT count(*) FROM transaction_list) / count(*) "
+               "FROM customer_list",
+    "referrals": "SELECT sum(CASE WHEN recommended_someone THEN 1 ELSE 0 END), "
+                 "sum(CASE WHEN is_recommended THEN 1 ELSE 0 END) FROM customer_list",
+    # In generated data the free transactions are exactly the referral rewards.
+    "rewards": "SELECT t.field_of_service, count(*), sum(s.min_price + s.max_price) / 2.0 "
+               "FROM transaction_list AS t JOIN services AS s "
+               "ON s.category = t.field_of_service AND s.name = t.service "
+               "WHERE t.price = 0 GROUP BY t.field_of_service",
+}
+
+
+def _independent_figures(url: str) -> dict[str, list[tuple]]:
+    engine = seeder_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {name: [tuple(str(cell) if hasattr(cell, "isoformat") else cell
+                                 for cell in row)
+                           for row in connection.exec_driver_sql(query)]
+                    for name, query in INDEPENDENT_FIGURES.items()}
+    finally:
+        engine.dispose()
+
+
+def test_info_figures_match_independent_sql(database_url: str) -> None:
+    ok(invoke(database_url, "init-db"))
+    ok(invoke(database_url, "populate", "--customers", "2500", "--seed", "11"))
+    facts = json.loads(ok(invoke(database_url, "info", "--json")).stdout)
+    sql = _independent_figures(database_url)
+
+    [(first_registration, last_registration)] = sql["registrations"]
+    assert (facts["first_registration"], facts["last_registration"]) == (
+        first_registration, last_registration)
+    [(first_visit, last_visit, revenue, free)] = sql["transactions"]
+    assert (facts["first_transaction"], facts["last_transaction"], facts["revenue"],
+            facts["free_services"]) == (first_visit, last_visit, revenue, free)
+
+    fields = facts["revenue_per_field"]
+    assert {(f["field"], f["transactions"], f["revenue"]) for f in fields} == set(sql["fields"])
+    assert len(fields) == 7
+    revenues = [field["revenue"] for field in fields]
+    assert revenues == sorted(revenues, reverse=True)
+
+    visits = facts["visits_per_customer"]
+    assert [(row["visits"], row["customers"]) for row in visits["distribution"]] == sorted(
+        sql["visits"])
+    [(average,)] = sql["average"]
+    assert visits["average"] == pytest.approx(float(average), abs=1e-9)
+
+    programme = facts["referral_programme"]
+    [(referrers, referred)] = sql["referrals"]
+    assert (programme["referrers"], programme["referred_customers"]) == (referrers, referred)
+    assert referrers > 0
+    assert [(r["field"], r["count"], r["list_value"]) for r in programme["rewards"]] == [
+        (field, count, float(value)) for field, count, value in sql["rewards"]]
+    assert programme["rewards"][0]["field"] == "oil"
+    assert programme["rewards"][0]["count"] == 2 * facts["referrals"]
+
+
+def test_info_keeps_its_earlier_keys(database_url: str) -> None:
+    ok(invoke(database_url, "init-db"))
+    ok(invoke(database_url, "populate", "--customers", "200", "--seed", "2"))
+    facts = json.loads(ok(invoke(database_url, "info", "--json")).stdout)
+    assert list(facts)[:9] == ["database", "revision", "row_counts", "last_populate",
+                               "first_transaction", "last_transaction", "revenue",
+                               "free_services", "referrals"]
+    assert facts["last_populate"]["seed"] == 2
+    assert facts["row_counts"]["customers"] == 200
+
+
+def test_info_prints_the_figures_as_tables(database_url: str) -> None:
+    ok(invoke(database_url, "init-db"))
+    ok(invoke(database_url, "populate", "--customers", "2500", "--seed", "11"))
+    facts = json.loads(ok(invoke(database_url, "info", "--json")).stdout)
+    lines = ok(invoke(database_url, "info")).stdout.splitlines()
+
+    def line_of(first_words: str) -> str:
+        [line] = [line for line in lines if line.strip().startswith(first_words + " ")]
+        return line
+
+    assert line_of("registrations").split() == [
+        "registrations", facts["first_registration"], "to", facts["last_registration"]]
+    for field in facts["revenue_per_field"]:
+        words = line_of(field["field"]).split()
+        assert words[:3] == [field["field"], f"{field['transactions']:,}",
+                             f"{field['revenue']:,}"]
+        assert words[3] == f"{100 * field['revenue'] / facts['revenue']:.1f}%"
+    assert line_of("all").split()[1:] == [f"{facts['row_counts']['transactions']:,}",
+                                          f"{facts['revenue']:,}", "100.0%"]
+    visits = facts["visits_per_customer"]
+    assert f"visits per customer: {visits['average']:.2f} on average" in lines
+    for row in visits["distribution"]:
+        assert line_of(str(row["visits"])).split()[1] == f"{row['customers']:,}"
+    programme = facts["referral_programme"]
+    assert line_of("referrers").split() == ["referrers", f"{programme['referrers']:,}"]
+    assert line_of("referred customers").split()[-1] == f"{programme['referred_customers']:,}"
+    [reward] = programme["rewards"]
+    value = f"{reward['list_value']:,.1f}".removesuffix(".0")
+    assert line_of("free services (oil)").split()[3:6] == [f"{reward['count']:,}", "worth",
+                                                          value]
+
+
+def test_info_of_an_empty_database(database_url: str) -> None:
+    ok(invoke(database_url, "init-db"))
+    facts = json.loads(ok(invoke(database_url, "info", "--json")).stdout)
+    assert facts["first_registration"] is None and facts["first_transaction"] is None
+    assert facts["revenue_per_field"] == []
+    assert facts["visits_per_customer"] == {"average": None, "distribution": []}
+    assert facts["referral_programme"] == {"referrers": 0, "referred_customers": 0,
+                                           "rewards": []}
+    assert "revenue per field" not in ok(invoke(database_url, "info")).stdout
+
+
+def test_help_lists_the_exercises_commands() -> None:
+    result = ok(_run("exercises", "--help"))
+    for name in ("list", "show", "check", "clean"):
+        assert name in result.output

@@ -1,10 +1,12 @@
 """The SQL exercises: their files, the result comparison, the read-only guard, and the checker.
 
-The database cases populate small datasets (3,000 customers) once per module: seed 1 stands
-for the learner's database, seeds 2 and 3 for the two hidden variants. On each backend every
-reference answer must be accepted, and for every exercise a query returning one row less and a
-VALUES query hard-coding the learner's result must be rejected; the second proves that every
-answer depends on the seed.
+The database cases populate one learner's database per backend (3,000 customers, seed 1) once
+per module, and its two hidden variants are built from it by seeder.exercises.variants, as
+`seeder exercises check` builds them (SQLite files in this module's cache directory,
+PostgreSQL databases on the test server; dropped at the end). On each backend every reference
+answer must be accepted, and for every exercise a query returning one row less and a VALUES
+query hard-coding the learner's result must be rejected; the second proves that every answer
+depends on the seed. tests/test_learning.py runs whole checks through the command line.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from support import BACKENDS, invoke, new_database, ok, seeder_engine
 
+from seeder.database import open_database
 from seeder.errors import DatabaseError, InvalidArgument, SchemaError
 from seeder.exercises import (
     DIALECTS,
@@ -34,20 +37,23 @@ from seeder.exercises import (
     ResultSet,
     check_answer,
     compare_results,
+    drop_variants,
     get_exercise,
     load_exercises,
     normalise_cell,
     read_only_query,
     render_markdown,
     run_read_only,
+    variant_seeds,
 )
 from seeder.exercises.catalog import _parse
+from seeder.exercises.variants import hidden_variants
+from seeder.models import SeedRun
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs" / "exercises.md"
 CUSTOMERS = 3000
-LEARNER = ("your database", 1)
-VARIANTS = [("hidden variant 1", 2), ("hidden variant 2", 3)]
+LEARNER_SEED = 1
 EXERCISES = load_exercises()
 
 
@@ -312,31 +318,52 @@ def test_other_statements_are_refused(query: str, reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str, int],
-                                                                             Connection]]:
-    """(backend, seed) -> a connection to a database populated with CUSTOMERS customers from
-    that seed; each is created once per module."""
-    connections: dict[tuple[str, int], Connection] = {}
+def learner_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """backend -> the URL of a learner's database with CUSTOMERS customers from LEARNER_SEED,
+    created once per module. Hidden variants go to a cache directory of this module (SQLite)
+    or to the test server (PostgreSQL), and are dropped at the end."""
+    urls: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        def get(backend: str, seed: int) -> Connection:
-            if (backend, seed) not in connections:
-                directory = tmp_path_factory.mktemp(f"{backend}-{seed}")
-                url = stack.enter_context(new_database(backend, directory))
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+        def get(backend: str) -> str:
+            if backend not in urls:
+                url = stack.enter_context(new_database(backend, tmp_path_factory.mktemp(backend)))
                 ok(invoke(url, "init-db"))
-                ok(invoke(url, "populate", "--customers", str(CUSTOMERS), "--seed", str(seed)))
-                engine = seeder_engine(url)
-                stack.callback(engine.dispose)
-                connections[backend, seed] = stack.enter_context(engine.connect())
-            return connections[backend, seed]
+                ok(invoke(url, "populate", "--customers", str(CUSTOMERS),
+                          "--seed", str(LEARNER_SEED)))
+                stack.callback(drop_variants, url)  # before the database itself is dropped
+                urls[backend] = url
+            return urls[backend]
+
+        yield get
+
+
+@pytest.fixture(scope="module")
+def datasets_on(
+    learner_urls: Callable[[str], str]
+) -> Iterator[Callable[[str], list[tuple[str, Connection]]]]:
+    """backend -> the learner's database and its two hidden variants, as (label, connection),
+    the variants built (or found) by the variant builder that `check` uses."""
+    datasets: dict[str, list[tuple[str, Connection]]] = {}
+    with contextlib.ExitStack() as stack:
+        def get(backend: str) -> list[tuple[str, Connection]]:
+            if backend not in datasets:
+                learner = stack.enter_context(open_database(learner_urls(backend)))
+                datasets[backend] = [("your database", learner.connection),
+                                     *hidden_variants(learner, stack)]
+            return datasets[backend]
 
         yield get
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def datasets(request: pytest.FixtureRequest,
-             populated: Callable[[str, int], Connection]) -> list[tuple[str, Connection]]:
-    """The learner's database and the two hidden variants, on one backend."""
-    return [(label, populated(request.param, seed)) for label, seed in [LEARNER, *VARIANTS]]
+             datasets_on: Callable[[str], list[tuple[str, Connection]]]
+             ) -> list[tuple[str, Connection]]:
+    """The learner's database and its two hidden variants, on each backend."""
+    return datasets_on(request.param)
 
 
 @pytest.fixture
@@ -344,11 +371,23 @@ def learner(datasets: list[tuple[str, Connection]]) -> Connection:
     return datasets[0][1]
 
 
+def test_the_hidden_variants_are_populates_of_the_same_size_from_derived_seeds(
+    datasets: list[tuple[str, Connection]]
+) -> None:
+    runs = []
+    for _, connection in datasets:
+        runs.append(tuple(connection.execute(select(SeedRun.seed, SeedRun.customers)).one()))
+        connection.rollback()
+    assert runs == [(LEARNER_SEED, CUSTOMERS),
+                    *((seed, CUSTOMERS) for seed in variant_seeds(LEARNER_SEED))]
+    assert len({seed for seed, _ in runs}) == 3
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=exercise_id)
 def test_reference_answers_return_rows_and_agree_across_backends(
-    exercise: Exercise, populated: Callable[[str, int], Connection]
+    exercise: Exercise, datasets_on: Callable[[str], list[tuple[str, Connection]]]
 ) -> None:
-    results = {backend: run_read_only(populated(backend, LEARNER[1]), exercise.answer(backend))
+    results = {backend: run_read_only(datasets_on(backend)[0][1], exercise.answer(backend))
                for backend in BACKENDS}
     for answer in results.values():
         assert answer.row_count >= 1
@@ -398,8 +437,8 @@ def test_check_rejects_the_learners_result_hard_coded(
     verdict = check_answer(exercise, query, datasets)
     # Right on the learner's rows, wrong on the first hidden variant: the answer depends on
     # the seed.
-    assert verdict.dataset == VARIANTS[0][0], verdict.message
-    assert verdict.message.startswith(f"wrong result on {VARIANTS[0][0]}: ")
+    assert verdict.dataset == "hidden variant 1", verdict.message
+    assert verdict.message.startswith("wrong result on hidden variant 1: ")
 
 
 def _row_counts(connection: Connection) -> dict[str, int]:
@@ -445,10 +484,10 @@ def test_the_query_runs_read_only_and_the_connection_is_restored(learner: Connec
 
 
 def test_a_select_that_would_write_is_refused_by_postgresql(
-    populated: Callable[[str, int], Connection]
+    datasets_on: Callable[[str], list[tuple[str, Connection]]]
 ) -> None:
     # SQLite has no SELECT that writes; PostgreSQL refuses nextval() in a READ ONLY transaction.
-    learner = populated("postgresql", LEARNER[1])
+    learner = datasets_on("postgresql")[0][1]
     with pytest.raises(QueryError, match=r"^cannot execute nextval\(\) in a read-only "
                                          r"transaction$"):
         run_read_only(learner, "SELECT nextval(pg_get_serial_sequence('seed_runs', 'id'))")

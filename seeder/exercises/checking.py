@@ -10,22 +10,43 @@ Three layers keep a check read-only, so that no single mistake can change the da
    PRAGMA query_only; either way the transaction is rolled back.
 
 Rows are streamed (a server-side cursor on PostgreSQL), so a learner's query that returns the
-whole transactions table is counted, not held in memory.
+whole transactions table is counted, not held in memory. A time limit stops a learner's query
+that would run for hours (a `NOT IN` over a large subquery does on PostgreSQL): PostgreSQL's
+statement_timeout for each statement, and on both backends a deadline for the whole query,
+fetching included (SQLite checks it from a progress handler while the query runs).
+
+`check(target, exercise_id, query)` is the whole check on a database: the learner's database,
+then the hidden variants (seeder.exercises.variants), built or reused only when the result on
+the datasets before them was right.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from seeder.errors import DatabaseError, SchemaError, SeederError
-from seeder.exercises.catalog import Exercise
+from seeder.backends import backend_for_url
+from seeder.database import Target, open_database
+from seeder.errors import (
+    DatabaseError,
+    InvalidArgument,
+    QueryError,
+    QueryTimeout,
+    SchemaError,
+    SeederError,
+)
+from seeder.exercises.catalog import Exercise, get_exercise
 from seeder.exercises.results import ResultSet, compare_results, normalise_row
+from seeder.exercises.variants import hidden_variants
+from seeder.progress import Progress
+from seeder.urls import parse_database_url
 
 # Comments and blank space before the first keyword of a query; with semicolons, all that an
 # empty query holds.
@@ -34,10 +55,12 @@ _EMPTY = re.compile(r"(?:\s+|;|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _QUERY_START = re.compile(r"(?:select|with|values)\b|\(", re.IGNORECASE)
 _TRAILING_NOISE = re.compile(r"[\s;]+\Z")
 _POSTGRESQL_FETCH_SIZE = 2_000
-
-
-class QueryError(SeederError):
-    """A query that was refused (not a single read-only query) or that the database failed."""
+# How often SQLite calls the progress handler that enforces the time limit: every this many
+# virtual-machine instructions (well under a millisecond).
+_SQLITE_PROGRESS_STEPS = 10_000
+# The time limit of a learner's query on each dataset.
+DEFAULT_TIMEOUT_SECONDS = 60.0
+LEARNER = "your database"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,13 +93,14 @@ def read_only_query(query: str) -> str:
     return body
 
 
-def run_read_only(connection: Connection, query: str, *, keep_rows: int | None = None) -> ResultSet:
+def run_read_only(connection: Connection, query: str, *, keep_rows: int | None = None,
+                  timeout: float | None = None) -> ResultSet:
     """Run one read-only query in a transaction that is always rolled back.
 
     `connection` must not be in a transaction, nor in autocommit mode (on PostgreSQL the
     server-side cursor then fails: it needs a transaction). All rows are counted; only the first
     `keep_rows` are kept (all when None). QueryError carries the database's own one-line
-    message when the query fails.
+    message when the query fails; QueryTimeout says it ran longer than `timeout` seconds.
     """
     body = read_only_query(query)
     try:
@@ -85,54 +109,95 @@ def run_read_only(connection: Connection, query: str, *, keep_rows: int | None =
         raise SeederError(
             f"checking answers works on SQLite and PostgreSQL, not {connection.dialect.name}"
         ) from None
+    deadline = None if timeout is None else _Deadline(timeout)
     transaction = connection.begin()
     try:
-        return runner(connection, body, keep_rows)
+        return runner(connection, body, keep_rows, deadline)
     except (sqlite3.Error, psycopg.Error) as exc:
+        if deadline is not None and deadline.passed(exc):
+            raise deadline.error() from None
         raise QueryError(_one_line(exc)) from None
     finally:
         transaction.rollback()
 
 
-def _run_sqlite(connection: Connection, query: str, keep_rows: int | None) -> ResultSet:
+class _Deadline:
+    """The time limit of one query: when it ends, and whether an error means it ended."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def over(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def passed(self, error: Exception) -> bool:
+        """Whether `error` is the database stopping the query for the time limit."""
+        # PostgreSQL's statement_timeout, or SQLite's progress handler ("interrupted").
+        stopped = psycopg.errors.QueryCanceled | sqlite3.OperationalError
+        return isinstance(error, stopped) and self.over()
+
+    def check(self) -> None:
+        if self.over():
+            raise self.error()
+
+    def error(self) -> QueryTimeout:
+        return QueryTimeout(f"stopped after {self.seconds:g} s, the time limit for a query; "
+                            "make it faster, or allow more time (--timeout)")
+
+
+def _run_sqlite(connection: Connection, query: str, keep_rows: int | None,
+                deadline: _Deadline | None) -> ResultSet:
     dbapi_connection = connection.connection.driver_connection
     (was_query_only,) = dbapi_connection.execute("PRAGMA query_only").fetchone()
     dbapi_connection.execute("PRAGMA query_only = ON")
+    if deadline is not None:
+        # A true return value interrupts the statement ("interrupted").
+        dbapi_connection.set_progress_handler(deadline.over, _SQLITE_PROGRESS_STEPS)
     try:
         cursor = dbapi_connection.execute(query)
         try:
-            return _collect(cursor.description, iter(cursor), keep_rows)
+            return _collect(cursor.description, iter(cursor), keep_rows, deadline)
         finally:
             cursor.close()
     finally:
+        dbapi_connection.set_progress_handler(None, 0)
         if not was_query_only:
             dbapi_connection.execute("PRAGMA query_only = OFF")
 
 
-def _run_postgresql(connection: Connection, query: str, keep_rows: int | None) -> ResultSet:
+def _run_postgresql(connection: Connection, query: str, keep_rows: int | None,
+                    deadline: _Deadline | None) -> ResultSet:
     dbapi_connection = connection.connection.driver_connection
     # The first statement of the transaction: nothing after it can write.
     dbapi_connection.execute("SET TRANSACTION READ ONLY")
+    if deadline is not None:
+        # Each FETCH is a statement of its own: _collect() bounds the whole.
+        milliseconds = max(1, round(deadline.seconds * 1000))
+        dbapi_connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
     with dbapi_connection.cursor(name="seeder_check") as cursor:
         cursor.itersize = _POSTGRESQL_FETCH_SIZE
         # No parameters: the text is sent as it is, so % needs no escaping.
         cursor.execute(query)
-        return _collect(cursor.description, iter(cursor), keep_rows)
+        return _collect(cursor.description, iter(cursor), keep_rows, deadline)
 
 
-_RUNNERS: dict[str, Callable[[Connection, str, int | None], ResultSet]] = {
+_RUNNERS: dict[str, Callable[[Connection, str, int | None, _Deadline | None], ResultSet]] = {
     "sqlite": _run_sqlite,
     "postgresql": _run_postgresql,
 }
 
 
-def _collect(description: Sequence, rows: Iterator[tuple], keep_rows: int | None) -> ResultSet:
+def _collect(description: Sequence, rows: Iterator[tuple], keep_rows: int | None,
+             deadline: _Deadline | None) -> ResultSet:
     kept = []
     count = 0
     for row in rows:
         if keep_rows is None or count < keep_rows:
             kept.append(normalise_row(row))
         count += 1
+        if deadline is not None and count % _POSTGRESQL_FETCH_SIZE == 0:  # once per FETCH
+            deadline.check()
     return ResultSet(tuple(column[0] for column in description), tuple(kept), count)
 
 
@@ -144,7 +209,8 @@ def _one_line(exc: Exception) -> str:
 
 
 def check_answer(
-    exercise: Exercise, query: str, datasets: Iterable[tuple[str, Connection]]
+    exercise: Exercise, query: str, datasets: Iterable[tuple[str, Connection]], *,
+    timeout: float | None = None,
 ) -> Verdict:
     """Compare the learner's query with the exercise's answer on each dataset, in turn.
 
@@ -171,10 +237,45 @@ def check_answer(
                 "with a few thousand customers or more, e.g. `seeder populate --customers 5000`"
             )
         try:
-            actual = run_read_only(connection, query, keep_rows=expected.row_count + 1)
-        except QueryError as exc:
-            raise QueryError(f"the query failed on {label}: {exc}") from None
+            actual = run_read_only(connection, query, keep_rows=expected.row_count + 1,
+                                   timeout=timeout)
+        except QueryError as exc:  # QueryTimeout stays a QueryTimeout
+            raise type(exc)(f"the query failed on {label}: {exc}") from None
         difference = compare_results(expected, actual, ordered=exercise.ordered)
         if difference is not None:
             return Verdict(label, difference)
     return Verdict()
+
+
+def check(target: Target, exercise_id: int, query: str, *,
+          timeout: float = DEFAULT_TIMEOUT_SECONDS, progress: Progress | None = None) -> Verdict:
+    """Check a learner's query for an exercise on their database and on the hidden variants.
+
+    The query must be one read-only SELECT, WITH or VALUES query; it runs in read-only
+    transactions that are rolled back, each stopped after `timeout` seconds (QueryTimeout). The
+    hidden variants (see seeder.exercises.variants) are built or reused only once the result on
+    the learner's database is right; `progress` is told how their building goes. A Connection
+    target must be outside a transaction; the learner's database is never changed.
+    """
+    exercise = get_exercise(exercise_id)
+    read_only_query(query)
+    if isinstance(target, Connection) and target.in_transaction():
+        raise InvalidArgument("check needs a connection outside a transaction: it runs each "
+                              "query in a read-only transaction of its own")
+    with open_database(target) as learner, contextlib.ExitStack() as opened:
+        def datasets() -> Iterator[tuple[str, Connection]]:
+            yield LEARNER, learner.connection
+            yield from hidden_variants(learner, opened, progress)
+
+        with learner.errors():  # a connection lost midway, as a SeederError
+            return check_answer(exercise, query, datasets(), timeout=timeout)
+
+
+def reference_answer(target: Target, exercise_id: int) -> str:
+    """The exercise's reference answer in the SQL dialect of the target, without connecting."""
+    if isinstance(target, Engine | Connection):
+        dialect = target.dialect.name
+    else:
+        url = parse_database_url(target) if isinstance(target, str) else target
+        dialect = backend_for_url(url).name
+    return get_exercise(exercise_id).answer(dialect)

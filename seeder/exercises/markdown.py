@@ -30,7 +30,9 @@ are empty):
 seeder init-db && seeder populate --customers 5000
 ```
 
-Then read an exercise, write your query in a file and check it:
+Then read an exercise, write your query in a file and check it (`-` reads the query from
+standard input; `--database-url` or `$SEEDER_DATABASE_URL` names your database, as for every
+seeder command):
 
 ```sh
 seeder exercises list
@@ -48,10 +50,23 @@ How `check` decides:
   both fine, and so are a PostgreSQL `numeric` and an SQLite float.
 - Then it does the same on two hidden datasets of the same size made from other seeds, so a
   query that only fits your rows (hard-coded values, a particular id) is rejected.
-- It prints `correct`, or what differs: the number of rows, or the first row that differs,
-  and on which dataset. A query that fails prints the database's own message.
+- It prints `correct` (exit status 0), or what differs (exit status 1): the number of rows, or
+  the first row that differs, and on which dataset. A query that fails prints the database's
+  own message.
 - It accepts one `SELECT`, `WITH` or `VALUES` query, and runs it in a read-only transaction
-  that is rolled back: your database is never changed.
+  that is rolled back: your database is never changed. A query is stopped after 60 seconds
+  on each dataset (`--timeout SECONDS` to change that).
+
+The hidden datasets have the scenario and the number of customers of your database's last
+`seeder populate` (a database loaded from CSV files cannot be checked) and seeds derived from
+its seed. The first check builds them, which takes about as long as that populate; later
+checks reuse them. On SQLite they are files in `~/.cache/seeder/variants/` (or
+`$XDG_CACHE_HOME/seeder/variants/`); on PostgreSQL, databases named `seeder_variant_...` on
+the same server, which needs the `CREATEDB` privilege (or an administrator who creates them
+for you: the error message names them). `seeder exercises clean` drops those of your
+database, `seeder exercises clean --all` every one.
+
+`show --answer` prints the reference answer for the SQL dialect of your database's URL.
 
 Things that differ between SQLite and PostgreSQL and matter here:
 
