@@ -5,40 +5,54 @@ The Python API (the command line is one of its callers):
     import seeder
     seeder.init_db("sqlite:///shop.db")
     summary = seeder.populate("sqlite:///shop.db", customers=5000, seed=42)
+
+The SQL exercises and their checker are in seeder.exercises (check, reference_answer,
+drop_variants); the pytest plugin is seeder.pytest_plugin.
+
+Names are imported on first use, so that importing seeder (or its pytest plugin) does not load
+NumPy and SQLAlchemy until something needs them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from seeder.batch import Batch  # noqa: E402
-from seeder.cancel import Cancellation  # noqa: E402
-from seeder.commands import (  # noqa: E402
-    SchemaChange,
-    Summary,
-    export,
-    info,
-    init_db,
-    populate,
-    reset_db,
-)
-from seeder.errors import (  # noqa: E402
-    AlreadySeeded,
-    Busy,
-    Cancelled,
-    CommitOutcomeUnknown,
-    DatabaseError,
-    DatabaseURLError,
-    ExportError,
-    InvalidArgument,
-    LimitExceeded,
-    ScenarioError,
-    SchemaError,
-    SeederError,
-)
-from seeder.generator import GENERATOR_VERSION, generate  # noqa: E402
-from seeder.scenario import Referral, Scenario, load_scenario  # noqa: E402
-
+# public name -> the module that defines it
+_EXPORTS = {
+    "Batch": "seeder.batch",
+    "Cancellation": "seeder.cancel",
+    "SchemaChange": "seeder.commands",
+    "Summary": "seeder.commands",
+    "export": "seeder.commands",
+    "info": "seeder.commands",
+    "init_db": "seeder.commands",
+    "populate": "seeder.commands",
+    "reset_db": "seeder.commands",
+    "AlreadySeeded": "seeder.errors",
+    "Busy": "seeder.errors",
+    "Cancelled": "seeder.errors",
+    "CommitOutcomeUnknown": "seeder.errors",
+    "DatabaseError": "seeder.errors",
+    "DatabaseURLError": "seeder.errors",
+    "ExportError": "seeder.errors",
+    "QueryError": "seeder.errors",
+    "QueryTimeout": "seeder.errors",
+    "VariantError": "seeder.errors",
+    "InvalidArgument": "seeder.errors",
+    "LimitExceeded": "seeder.errors",
+    "ScenarioError": "seeder.errors",
+    "SchemaError": "seeder.errors",
+    "SeederError": "seeder.errors",
+    "GENERATOR_VERSION": "seeder.generator",
+    "generate": "seeder.generator",
+    "Referral": "seeder.scenario",
+    "Scenario": "seeder.scenario",
+    "load_scenario": "seeder.scenario",
+}
 __all__ = [
-    "GENERATOR_VERSION",
     "AlreadySeeded",
     "Batch",
     "Busy",
@@ -48,8 +62,11 @@ __all__ = [
     "DatabaseError",
     "DatabaseURLError",
     "ExportError",
+    "GENERATOR_VERSION",
     "InvalidArgument",
     "LimitExceeded",
+    "QueryError",
+    "QueryTimeout",
     "Referral",
     "Scenario",
     "ScenarioError",
@@ -57,6 +74,7 @@ __all__ = [
     "SchemaError",
     "SeederError",
     "Summary",
+    "VariantError",
     "export",
     "generate",
     "info",
@@ -65,3 +83,41 @@ __all__ = [
     "populate",
     "reset_db",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seeder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from seeder.batch import Batch
+    from seeder.cancel import Cancellation
+    from seeder.commands import SchemaChange, Summary, export, info, init_db, populate, reset_db
+    from seeder.errors import (
+        AlreadySeeded,
+        Busy,
+        Cancelled,
+        CommitOutcomeUnknown,
+        DatabaseError,
+        DatabaseURLError,
+        ExportError,
+        InvalidArgument,
+        LimitExceeded,
+        QueryError,
+        QueryTimeout,
+        ScenarioError,
+        SchemaError,
+        SeederError,
+        VariantError,
+    )
+    from seeder.generator import GENERATOR_VERSION, generate
+    from seeder.scenario import Referral, Scenario, load_scenario

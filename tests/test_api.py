@@ -194,3 +194,7 @@ def test_scenarios_are_built_in_code(tmp_path: Path) -> None:
         assert connection.scalar(text("SELECT json_extract(scenario, '$.locale') FROM seed_runs")
                                  ) == "de_DE"
     engine.dispose()
+
+
+def test_every_exported_name_is_listed_in_all() -> None:
+    assert sorted(seeder.__all__) == sorted(seeder._EXPORTS)

@@ -430,3 +430,12 @@ def test_tests_without_the_fixture_set_up_nothing(pytester: pytest.Pytester) -> 
     set_up = [line for line in result.outlines if "SETUP" in line]
     assert set_up != []
     assert not [line for line in set_up if "seeder" in line], set_up
+
+
+def test_importing_the_plugin_loads_no_database_code() -> None:
+    """pytest imports the plugin in every session of a project that has seeder installed."""
+    code = ("import sys, seeder.pytest_plugin; "
+            "print([m for m in ('numpy', 'sqlalchemy', 'psycopg') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
