@@ -195,12 +195,10 @@ def _uuids(stream: np.random.Generator, count: int) -> np.ndarray:
     return raw.view("V16").ravel()
 
 
-def _phones(catalog: Catalog, stream: np.random.Generator, count: int) -> np.ndarray:
-    """Phone numbers in the locale's formats: '#' any digit, '%' 1-9, '$' 2-9."""
-    chosen = stream.integers(0, len(catalog.phone_formats), count)
-    width = max(len(f) for f in catalog.phone_formats)
-    digits = stream.random((count, width))
-    out = np.zeros((count, width), dtype=np.uint8)
+def _phones(catalog: Catalog, chosen: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Phone numbers in the locale's formats (`chosen`, one per row), their marks filled from
+    `digits` (uniform [0, 1) per position): '#' any digit, '%' 1-9, '$' 2-9."""
+    out = np.zeros(digits.shape, dtype=np.uint8)
     for index, template in enumerate(catalog.phone_formats):
         rows = np.flatnonzero(chosen == index)
         matrix = np.tile(np.frombuffer(template, dtype=np.uint8), (len(rows), 1))
@@ -418,29 +416,33 @@ class BlockRows:
     reward_ids: np.ndarray
 
 
-def block_rows(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int) -> BlockRows:
-    """Stage 3: the customers, cars and transactions of one block."""
+@dataclasses.dataclass(frozen=True)
+class _Draws:
+    """A block's plan, and what its DETAIL stream gives before the prices, in stream order."""
+
+    plan: BlockPlan
+    first: np.ndarray  # index into the first names
+    last: np.ndarray
+    domain: np.ndarray
+    uuids: np.ndarray
+    phone_format: np.ndarray
+    phone_digits: np.ndarray
+    make: np.ndarray
+    model: np.ndarray  # index into all models
+    year: np.ndarray
+    service: np.ndarray  # of each transaction, index into the price list
+
+
+def _draw(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int,
+          stream: np.random.Generator) -> _Draws:
     count = dataset.block_customers(block)
     plan = plan_block(catalog, seed, dataset.revisit, block, count)
-    owner, day = plan.owner, plan.day
-    stream = rng(seed, Stream.DETAIL, block)
-    first_id = dataset.first_customer_index(block) + 1
-    ids = np.arange(first_id, first_id + count)
-
     first = stream.choice(len(catalog.first_names), count, p=catalog.first_p)
     last = stream.choice(len(catalog.last_names), count, p=catalog.last_p)
     domain = stream.integers(0, len(catalog.domains), count)
-    customers = Batch("customers", {
-        "id": ids,
-        "uuid": _uuids(stream, count),
-        "first_name": catalog.first_names[first],
-        "last_name": catalog.last_names[last],
-        "email": bytestrings.concat([catalog.first_slugs[first], b".", catalog.last_slugs[last],
-                                     bytestrings.decimal(ids), b"@", catalog.domains[domain]]),
-        "phone": _phones(catalog, stream, count),
-        "registered_on": _dates(plan.registered),
-    })
-
+    uuids = _uuids(stream, count)
+    phone_format = stream.integers(0, len(catalog.phone_formats), count)
+    phone_digits = stream.random((count, max(len(f) for f in catalog.phone_formats)))
     make = stream.integers(0, len(catalog.make_names), count)
     model = catalog.model_offsets[make] + (
         stream.random(count) * catalog.model_counts[make]).astype(np.int64)
@@ -449,41 +451,85 @@ def block_rows(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int) ->
     newest = np.minimum(scenario.last_model_year, registration_year + 1)
     year = scenario.first_model_year + (
         stream.random(count) * (newest - scenario.first_model_year + 1)).astype(np.int64)
-    cars = Batch("cars", {
-        "id": ids,
-        "customer_id": ids,
-        "make": catalog.make_names[make],
-        "model": catalog.model_names[model],
-        "year": year,
-        "vin": _vins(catalog, ids, make, model, year),
-    })
-
-    transactions = len(owner)
+    transactions = len(plan.owner)
     field = stream.integers(0, len(catalog.service_counts), transactions)
     service = catalog.service_offsets[field] + (
         stream.random(transactions) * catalog.service_counts[field]).astype(np.int64)
-    price = stream.integers(catalog.min_price[service], catalog.max_price[service] + 1)
-    first_transaction_id = dataset.first_transaction_ids[block]
-    transaction_ids = np.arange(first_transaction_id, first_transaction_id + transactions)
+    return _Draws(plan, first, last, domain, uuids, phone_format, phone_digits, make, model,
+                  year, service)
 
-    # Free services: each rewarded customer's earliest reward-field transaction on or after
-    # the day it counts from gets price 0.
+
+def _free_rows(catalog: Catalog, dataset: DatasetPlan, block: int,
+               draws: _Draws) -> tuple[np.ndarray, np.ndarray]:
+    """The block's transactions made free (row indexes), and for each of its rewarded
+    customers the row of theirs made free, or -1.
+
+    Each rewarded customer's earliest reward-field transaction on or after the day it counts
+    from gets price 0.
+    """
+    owner, day = draws.plan.owner, draws.plan.day
     rewarded = dataset.rewarded_in_block(block)
-    rewarded_here = dataset.pairing.rewarded[rewarded] - (first_id - 1)
-    eligible_from = np.full(count, np.iinfo(np.int64).max)
+    rewarded_here = dataset.pairing.rewarded[rewarded] - dataset.first_customer_index(block)
+    eligible_from = np.full(dataset.block_customers(block), np.iinfo(np.int64).max)
     eligible_from[rewarded_here] = dataset.pairing.rewarded_from[rewarded]
-    eligible = catalog.is_reward_service[service] & (day >= eligible_from[owner])
+    eligible = catalog.is_reward_service[draws.service] & (day >= eligible_from[owner])
     owners, position = np.unique(owner[eligible], return_index=True)
     free_rows = np.flatnonzero(eligible)[position]
-    price[free_rows] = 0
-    reward_ids = np.zeros(len(rewarded_here), dtype=np.int64)
-    reward_ids[np.searchsorted(rewarded_here, owners)] = transaction_ids[free_rows]
+    row_of_rewarded = np.full(len(rewarded_here), -1, dtype=np.int64)
+    row_of_rewarded[np.searchsorted(rewarded_here, owners)] = free_rows
+    return free_rows, row_of_rewarded
 
-    return BlockRows(
-        (customers, cars, _transactions_batch(transaction_ids, _uuids(stream, transactions),
-                                              ids[owner], service, day, price)),
-        reward_ids,
-    )
+
+def _reward_ids(dataset: DatasetPlan, block: int, row_of_rewarded: np.ndarray) -> np.ndarray:
+    return np.where(row_of_rewarded >= 0,
+                    dataset.first_transaction_ids[block] + row_of_rewarded, 0)
+
+
+def block_rewards(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int) -> np.ndarray:
+    """Stage 3 without the rows: BlockRows.reward_ids of the block, from its draws alone
+    (no text is built), for a process that writes other blocks (a shard)."""
+    draws = _draw(catalog, seed, dataset, block, rng(seed, Stream.DETAIL, block))
+    return _reward_ids(dataset, block, _free_rows(catalog, dataset, block, draws)[1])
+
+
+def block_rows(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int) -> BlockRows:
+    """Stage 3: the customers, cars and transactions of one block."""
+    stream = rng(seed, Stream.DETAIL, block)
+    draws = _draw(catalog, seed, dataset, block, stream)
+    plan = draws.plan
+    count = len(plan.registered)
+    first_id = dataset.first_customer_index(block) + 1
+    ids = np.arange(first_id, first_id + count)
+    price = stream.integers(catalog.min_price[draws.service],
+                            catalog.max_price[draws.service] + 1)
+    free_rows, row_of_rewarded = _free_rows(catalog, dataset, block, draws)
+    price[free_rows] = 0
+    first_transaction_id = dataset.first_transaction_ids[block]
+    transaction_ids = np.arange(first_transaction_id, first_transaction_id + len(plan.owner))
+
+    customers = Batch("customers", {
+        "id": ids,
+        "uuid": draws.uuids,
+        "first_name": catalog.first_names[draws.first],
+        "last_name": catalog.last_names[draws.last],
+        "email": bytestrings.concat([
+            catalog.first_slugs[draws.first], b".", catalog.last_slugs[draws.last],
+            bytestrings.decimal(ids), b"@", catalog.domains[draws.domain]]),
+        "phone": _phones(catalog, draws.phone_format, draws.phone_digits),
+        "registered_on": _dates(plan.registered),
+    })
+    cars = Batch("cars", {
+        "id": ids,
+        "customer_id": ids,
+        "make": catalog.make_names[draws.make],
+        "model": catalog.model_names[draws.model],
+        "year": draws.year,
+        "vin": _vins(catalog, ids, draws.make, draws.model, draws.year),
+    })
+    transactions = _transactions_batch(transaction_ids, _uuids(stream, len(plan.owner)),
+                                       ids[plan.owner], draws.service, plan.day, price)
+    return BlockRows((customers, cars, transactions),
+                     _reward_ids(dataset, block, row_of_rewarded))
 
 
 def _transactions_batch(ids: np.ndarray, uuids: np.ndarray, customer_ids: np.ndarray,
@@ -500,39 +546,73 @@ def _transactions_batch(ids: np.ndarray, uuids: np.ndarray, customer_ids: np.nda
     })
 
 
-def reward_rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
-                found: Sequence[np.ndarray]) -> Iterator[Batch]:
+def reward_rows(catalog: Catalog, seed: int, dataset: DatasetPlan, found: Sequence[np.ndarray],
+                customers: range | None = None) -> Iterator[Batch]:
     """Stage 4: new free transactions for rewarded customers who had none to make free, then
-    the links.
+    the links; only those of `customers` (0-based indexes; the created rewards of its
+    customers, the links whose referred customer it holds) when given.
 
     Both come in chunks of BLOCK_CUSTOMERS rows, each chunk with its own random stream, so
-    memory stays flat however many referrals there are.
+    memory stays flat however many referrals there are; a chunk is drawn whole even when only
+    some of its rows are kept.
     """
     pairing = dataset.pairing
     reward_ids = np.concatenate([np.empty(0, dtype=np.int64), *found])
     missing = np.flatnonzero(reward_ids == 0)
     reward_ids[missing] = dataset.transactions + 1 + np.arange(len(missing))
     for chunk, start in enumerate(range(0, len(missing), BLOCK_CUSTOMERS)):
-        stream = rng(seed, Stream.REWARD, chunk)
         rows = missing[start:start + BLOCK_CUSTOMERS]
+        kept = _within(pairing.rewarded[rows], customers)
+        if not kept.any():
+            continue
+        stream = rng(seed, Stream.REWARD, chunk)
         count = len(rows)
         customer_ids = pairing.rewarded[rows] + 1
         service = catalog.reward_services[stream.integers(0, len(catalog.reward_services), count)]
         uuids = _uuids(stream, count)
         day = stream.integers(pairing.rewarded_from[rows] + 1, catalog.end_day + 1)
-        yield _transactions_batch(reward_ids[rows], uuids, customer_ids, service, day,
-                                  np.zeros(count, dtype=np.int64))
+        yield _transactions_batch(reward_ids[rows][kept], uuids[kept], customer_ids[kept],
+                                  service[kept], day[kept], np.zeros(kept.sum(), dtype=np.int64))
     for start in range(0, len(pairing.referrer), BLOCK_CUSTOMERS):
         chunk = slice(start, start + BLOCK_CUSTOMERS)
-        referrer, referred = pairing.referrer[chunk], pairing.referred[chunk]
+        kept = _within(pairing.referred[chunk], customers)
+        if not kept.any():
+            continue
+        referrer, referred = pairing.referrer[chunk][kept], pairing.referred[chunk][kept]
         yield Batch("referral_links", {
-            "id": np.arange(start + 1, start + len(referrer) + 1),
+            "id": np.arange(start + 1, start + len(kept) + 1)[kept],
             "referrer_id": referrer + 1,
             "referred_id": referred + 1,
-            "referred_on": _dates(pairing.day[chunk]),
+            "referred_on": _dates(pairing.day[chunk][kept]),
             "referrer_reward_id": reward_ids[np.searchsorted(pairing.rewarded, referrer)],
             "referred_reward_id": reward_ids[np.searchsorted(pairing.rewarded, referred)],
         })
+
+
+def _within(indexes: np.ndarray, customers: range | None) -> np.ndarray:
+    if customers is None:
+        return np.ones(len(indexes), dtype=bool)
+    return (indexes >= customers.start) & (indexes < customers.stop)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """Part `index` (from 1) of `count`: a contiguous, balanced run of blocks with their
+    customers, cars and transactions, the created rewards of those customers and the referral
+    links whose referred customer is among them; shard 1 also holds the services. The union
+    of the `count` shards is the whole dataset, row for row."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and isinstance(self.index, int)
+                and 1 <= self.index <= self.count):
+            raise InvalidArgument(f"shard must be K/N with 1 <= K <= N, not "
+                                  f"{self.index}/{self.count}")
+
+    def blocks(self, blocks: int) -> range:
+        return range((self.index - 1) * blocks // self.count, self.index * blocks // self.count)
 
 
 def services_batch(catalog: Catalog) -> Batch:
@@ -566,22 +646,35 @@ def plan(catalog: Catalog, seed: int, customers: int,
 
 
 def rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
-         checkpoint: Callable[[], None] = lambda: None) -> Iterator[Batch]:
-    """Stages 3 and 4 in this process: every row, as batches in foreign-key order."""
-    yield services_batch(catalog)
-    found = []
-    for block in range(dataset.blocks):
+         checkpoint: Callable[[], None] = lambda: None,
+         shard: Shard | None = None) -> Iterator[Batch]:
+    """Stages 3 and 4 in this process: every row (or a shard's), as batches in foreign-key
+    order. A shard also needs every other block's reward ids, which it draws without building
+    their rows (block_rewards)."""
+    own = range(dataset.blocks) if shard is None else shard.blocks(dataset.blocks)
+    if shard is None or shard.index == 1:
+        yield services_batch(catalog)
+    found: dict[int, np.ndarray] = {}
+    for block in own:
         checkpoint()
         details = block_rows(catalog, seed, dataset, block)
         yield from details.batches
-        found.append(details.reward_ids)
-    yield from reward_rows(catalog, seed, dataset, found)
+        found[block] = details.reward_ids
+    for block in range(dataset.blocks):
+        if block not in found:
+            checkpoint()
+            found[block] = block_rewards(catalog, seed, dataset, block)
+    customers = None if shard is None else range(
+        own.start * BLOCK_CUSTOMERS, min(own.stop * BLOCK_CUSTOMERS, dataset.customers))
+    yield from reward_rows(catalog, seed, dataset, [found[b] for b in range(dataset.blocks)],
+                           customers)
 
 
 def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
-             cancel: Cancellation | None = None,
+             shard: Shard | tuple[int, int] | None = None, cancel: Cancellation | None = None,
              progress: Progress | None = None) -> Iterator[Batch]:
-    """Every row of the dataset, as batches in foreign-key order.
+    """Every row of the dataset, as batches in foreign-key order; with `shard` (K, N), only
+    shard K's part (see Shard).
 
     Arguments are checked at once. Planning (stages 1 and 2) runs when the first batch is
     asked for, reported as progress("planning", blocks done, blocks); then rows stream block
@@ -589,12 +682,14 @@ def generate(*, customers: int, seed: int, scenario: Scenario | None = None,
     """
     scenario = scenario if scenario is not None else Scenario()
     check_arguments(customers=customers, seed=seed, scenario=scenario)
+    if shard is not None and not isinstance(shard, Shard):
+        shard = Shard(*shard)
     catalog = Catalog(scenario)
     checkpoint = cancel.check if cancel is not None else lambda: None
 
     def batches() -> Iterator[Batch]:
         dataset = plan(catalog, seed, customers, checkpoint, progress)
-        yield from rows(catalog, seed, dataset, checkpoint)
+        yield from rows(catalog, seed, dataset, checkpoint, shard)
 
     return batches()
 

@@ -27,6 +27,7 @@ from faker.providers.person.de_DE import Provider as GermanNames
 from faker.providers.person.en_US import Provider as AmericanNames
 
 from seeder import bytestrings
+from seeder.errors import InvalidArgument
 from seeder.formats import csv_lines
 from seeder.generator import BLOCK_CUSTOMERS, MAX_CUSTOMERS, Catalog, _vins, generate
 from seeder.models import DATA_TABLES
@@ -619,3 +620,48 @@ def test_rows_do_not_depend_on_the_wall_clock() -> None:
     with time_machine.travel(dt.datetime(2036, 2, 29, 23, 59, tzinfo=dt.UTC), tick=False):
         assert dt.date.today() == dt.date(2036, 2, 29)
         assert _csv_digests(generate(customers=3_000, seed=7, scenario=SCENARIO)) == reference
+
+
+# --- shards ------------------------------------------------------------------------------------
+
+
+def _lines_by_table(batches) -> dict[str, list[bytes]]:
+    """Every row as its CSV line, per table, in id order."""
+    lines: dict[str, list[tuple[int, bytes]]] = collections.defaultdict(list)
+    for batch in batches:
+        encoded = csv_lines(batch).splitlines()
+        lines[batch.table] += zip(batch.columns["id"].tolist(), encoded, strict=True)
+    return {table: [line for _, line in sorted(rows)] for table, rows in lines.items()}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_the_union_of_the_shards_is_the_dataset(count: int) -> None:
+    customers = 4 * BLOCK_CUSTOMERS + 1_234  # five blocks: seven shards leave some empty
+    whole = _lines_by_table(generate(customers=customers, seed=SEED))
+    union: dict[str, list[bytes]] = collections.defaultdict(list)
+    for index in range(1, count + 1):
+        part = _lines_by_table(generate(customers=customers, seed=SEED, shard=(index, count)))
+        assert index == 1 or "services" not in part  # the price list is shard 1's
+        for table, lines in part.items():
+            union[table] += lines
+    assert {table: sorted(lines) for table, lines in union.items()} == \
+        {table: sorted(lines) for table, lines in whole.items()}
+    assert sum(map(len, union.values())) == sum(map(len, whole.values()))  # no row twice
+
+
+def test_a_shard_holds_its_customers_rewards_and_the_links_they_were_referred_by() -> None:
+    customers = 3 * BLOCK_CUSTOMERS
+    part: dict[str, list] = collections.defaultdict(list)
+    for batch in generate(customers=customers, seed=SEED, shard=(2, 3)):
+        part[batch.table].append(batch)
+    own = range(BLOCK_CUSTOMERS + 1, 2 * BLOCK_CUSTOMERS + 1)
+    for table, column in [("customers", "id"), ("cars", "customer_id"),
+                          ("transactions", "customer_id"), ("referral_links", "referred_id")]:
+        values = np.concatenate([batch.columns[column] for batch in part[table]])
+        assert values.min() >= own.start and values.max() < own.stop, table
+
+
+@pytest.mark.parametrize("shard", [(0, 2), (3, 2), (1, 0)])
+def test_a_shard_out_of_range_is_an_invalid_argument(shard: tuple[int, int]) -> None:
+    with pytest.raises(InvalidArgument, match="^shard must be K/N with 1 <= K <= N"):
+        generate(customers=10, seed=1, shard=shard)
