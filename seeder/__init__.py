@@ -25,11 +25,11 @@ _EXPORTS = {
     "Batch": "seeder.batch",
     "Cancellation": "seeder.cancel",
     "SchemaChange": "seeder.commands",
-    "Summary": "seeder.commands",
+    "Summary": "seeder.loading",
     "export": "seeder.commands",
     "info": "seeder.commands",
     "init_db": "seeder.commands",
-    "populate": "seeder.commands",
+    "populate": "seeder.loading",
     "reset_db": "seeder.commands",
     "AlreadySeeded": "seeder.errors",
     "Busy": "seeder.errors",
@@ -101,7 +101,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from seeder.batch import Batch
     from seeder.cancel import Cancellation
-    from seeder.commands import SchemaChange, Summary, export, info, init_db, populate, reset_db
+    from seeder.commands import SchemaChange, export, info, init_db, reset_db
     from seeder.errors import (
         AlreadySeeded,
         Busy,
@@ -120,4 +120,5 @@ if TYPE_CHECKING:
         VariantError,
     )
     from seeder.generator import GENERATOR_VERSION, generate
+    from seeder.loading import Summary, populate
     from seeder.scenario import Referral, Scenario, load_scenario

@@ -21,7 +21,7 @@ from typing import NoReturn
 import click
 from tqdm import tqdm
 
-from seeder import __version__, commands, limits
+from seeder import __version__, commands, limits, loading
 from seeder import exercises as learning
 from seeder.cancel import Cancellation
 from seeder.errors import Cancelled, SeederError
@@ -259,7 +259,7 @@ def _print_counts(row_counts: dict[str, int]) -> None:
         click.echo(f"  {table:<15} {rows:>12,} rows")
 
 
-def _print_summary(summary: commands.Summary, verb: str) -> None:
+def _print_summary(summary: loading.Summary, verb: str) -> None:
     _print_counts(summary.row_counts)
     rate = summary.rows / summary.seconds if summary.seconds else 0
     click.echo(f"{verb} {summary.rows:,} rows in {summary.seconds:.1f} s ({rate:,.0f} rows/s), "
@@ -276,14 +276,17 @@ def _seed_announcement(seed: int | None) -> tuple[int, str | None]:
 @cli.command()
 @_customers_option
 @_seed_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=commands.DEFAULT_BATCH_SIZE,
+@click.option("--batch-size", type=click.IntRange(min=1), default=loading.DEFAULT_BATCH_SIZE,
               show_default=True, help="Rows per write.")
 @_scenario_option
 @click.option("--replace", is_flag=True, help="Replace the dataset the database already holds.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Load shards of the dataset over this many connections at once "
+              "(PostgreSQL).")
 @click.option("--dry-run", is_flag=True, help="Print what would be written; touch nothing.")
 @click.pass_context
 def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: int,
-             scenario: Path | None, replace: bool, dry_run: bool) -> None:
+             scenario: Path | None, replace: bool, workers: int, dry_run: bool) -> None:
     """Generate the dataset and write it, all in one transaction.
 
     Refuses a database that already holds a dataset unless --replace is given.
@@ -292,6 +295,7 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
       seeder populate --customers 5000
       seeder populate --customers 1000000 --seed 42 --replace
       seeder populate --customers 100 --scenario my_shop.toml --dry-run
+      seeder populate --customers 10000000 --workers 2 --replace   # PostgreSQL
     """
     url = _url(ctx)
     chosen = _scenario(scenario)
@@ -305,9 +309,10 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
                        f"seed {summary.seed}; nothing was written")
             return
         with _progress(announce) as display:
-            summary = commands.populate(url, customers=customers, seed=seed, scenario=chosen,
+            summary = loading.populate(url, customers=customers, seed=seed, scenario=chosen,
                                         replace=replace, batch_size=batch_size,
-                                        cancel=cancellation, progress=display)
+                                        workers=workers, cancel=cancellation,
+                                        progress=display)
     _print_summary(summary, f"Wrote to {_shown(url)}:")
 
 

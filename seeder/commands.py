@@ -18,28 +18,22 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import func, select
 
-from seeder import __version__, limits, schema
-from seeder.batch import Batch, rebatch
+from seeder import limits, schema
 from seeder.cancel import Cancellation
 from seeder.database import Target, open_database
 from seeder.errors import (
-    AlreadySeeded,
     Cancelled,
-    DatabaseError,
     ExportError,
-    InvalidArgument,
     SchemaError,
 )
 from seeder.formats import csv_header, csv_lines
-from seeder.generator import GENERATOR_VERSION, generate
+from seeder.generator import generate
+from seeder.loading import Summary, counted_batches, zero_counts
 from seeder.models import (
     DATA_TABLES,
     Customer,
@@ -48,13 +42,8 @@ from seeder.models import (
     Service,
     Transaction,
 )
-from seeder.progress import COMMITTING, LOADING, WRITING, Progress, ignore
+from seeder.progress import WRITING, Progress, ignore
 from seeder.scenario import Scenario
-
-DEFAULT_BATCH_SIZE = 10_000
-T = TypeVar("T")
-_END = object()
-ROLLED_BACK = "interrupted; the transaction was rolled back and the database is unchanged"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,19 +59,6 @@ class SchemaChange:
         return self.before != self.after
 
 
-@dataclasses.dataclass(frozen=True)
-class Summary:
-    """What a populate or export wrote."""
-
-    seed: int
-    row_counts: dict[str, int]
-    seconds: float
-
-    @property
-    def rows(self) -> int:
-        return sum(self.row_counts.values())
-
-
 def init_db(target: Target) -> SchemaChange:
     """Create the schema, or upgrade it to the newest revision."""
     head = schema.HEAD_REVISION
@@ -90,12 +66,12 @@ def init_db(target: Target) -> SchemaChange:
             db.transaction(write=True) as connection:
         db.backend.lock(connection, db.display, wait=True)
         current = schema.current_revision(connection)
-        _require_known_revision(db.display, current)
+        schema.require_known(db.display, current)
         if current is None and (found := schema.seeder_objects(connection)):
             raise SchemaError(f"{db.display} holds seeder's {', '.join(found)} but no schema "
-                              f"revision; {_RESET_HINT}")
+                              f"revision; {schema.RESET_HINT}")
         if current == head:
-            _require_undamaged(connection, db.display)
+            schema.require_undamaged(connection, db.display)
         else:
             schema.upgrade(connection)
     return SchemaChange(db.display, current, head)
@@ -108,36 +84,9 @@ def reset_db(target: Target) -> None:
         db.backend.lock(connection, db.display, wait=True)
         if not schema.seeder_objects(connection):
             raise SchemaError(f"{db.display} has no seeder schema; run `seeder init-db`")
-        _require_known_revision(db.display, schema.current_revision(connection))
+        schema.require_known(db.display, schema.current_revision(connection))
         schema.drop_everything(connection)
         schema.upgrade(connection)
-
-
-_RESET_HINT = "run `seeder reset-db --yes` to rebuild it (this deletes the data)"
-
-
-def require_current_schema(connection: Connection, display: str) -> None:
-    """Stop unless the database is at the newest revision."""
-    current, head = schema.current_revision(connection), schema.HEAD_REVISION
-    if current != head:
-        _require_known_revision(display, current)
-        if current is None and (found := schema.seeder_objects(connection)):
-            raise SchemaError(f"{display} holds seeder's {', '.join(found)} but no schema "
-                              f"revision; {_RESET_HINT}")
-        state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
-        raise SchemaError(f"{display} {state}; run `seeder init-db`")
-
-
-def _require_undamaged(connection: Connection, display: str) -> None:
-    if found := schema.damage(connection):
-        raise SchemaError(f"{display} is at revision {schema.HEAD_REVISION} but damaged: "
-                          f"{'; '.join(found)}; {_RESET_HINT}")
-
-
-def _require_known_revision(display: str, current: str | None) -> None:
-    if current is not None and current not in schema.known_revisions():
-        raise SchemaError(f"{display} is at revision {current}, which this seeder "
-                          f"({__version__}) does not know; upgrade seeder")
 
 
 def pick_seed() -> int:
@@ -145,102 +94,12 @@ def pick_seed() -> int:
     return secrets.randbelow(2**32)
 
 
-def _counted(batches: Iterator[Batch], counts: dict[str, int], phase: str, customers: int,
-             report: Progress) -> Iterator[Batch]:
-    """The batches, each counted into `counts`, and customers reported as they pass."""
-    done = 0
-    for batch in batches:
-        if not any(counts.values()):  # planning is over: the rows start to flow
-            report(phase, done, customers)
-        counts[batch.table] += len(batch)
-        yield batch
-        if batch.table == "customers":
-            done += len(batch)
-            report(phase, done, customers)
-
-
-def _zero_counts() -> dict[str, int]:
-    return {table.name: 0 for table in DATA_TABLES}
-
-
-def populate(target: Target, *, customers: int, seed: int, scenario: Scenario | None = None,
-             replace: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-             cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
-    """Generate the dataset and write it in one transaction: all of it, or nothing.
-
-    Refuses a database that already holds a dataset unless `replace`. `progress` is told each
-    phase (see seeder.progress); `cancel` stops the run and rolls it back (Cancelled).
-    """
-    scenario = scenario if scenario is not None else Scenario()
-    limits.check_columns(scenario)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgument(f"batch_size must be a positive integer, not {batch_size!r}")
-    cancel = cancel if cancel is not None else Cancellation()
-    report = progress or ignore
-    batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
-                       progress=report)
-    started_at, clock = dt.datetime.now(dt.UTC), time.perf_counter()
-    counts = _zero_counts()
-    try:
-        with open_database(target) as db:
-            loader = db.backend.loader(db.connection)
-            with loader.settings(), db.transaction(write=True) as connection, \
-                    cancel.interrupts(db.backend.interrupter(connection)):
-                db.backend.lock(connection, db.display, wait=False)
-                require_current_schema(connection, db.display)
-                _require_undamaged(connection, db.display)
-                holds_data = connection.scalar(
-                    select(exists(select(Customer.id)) | exists(select(Service.id))))
-                if holds_data and not replace:
-                    raise AlreadySeeded(f"{db.display} already holds a dataset; "
-                                        "rerun with --replace to replace it")
-                loader.start()
-                counted = _counted(rebatch(batches, batch_size), counts, LOADING,
-                                   customers, report)
-                for batch, payload in _one_ahead((b, loader.encode(b)) for b in counted):
-                    cancel.check()
-                    loader.write(batch, payload)
-                cancel.check()
-                loader.finish(report)
-                cancel.check()
-                # seed_runs is a log: one row per populate, replaced ones included.
-                connection.execute(SeedRun.__table__.insert().values(
-                    seed=seed, customers=customers, scenario=scenario.to_dict(),
-                    generator_version=GENERATOR_VERSION, seeder_version=__version__,
-                    numpy_version=np.__version__,
-                    row_counts=counts, started_at=started_at,
-                    finished_at=dt.datetime.now(dt.UTC),
-                ))
-                report(COMMITTING, 0, 1)
-    except Cancelled:
-        raise Cancelled(ROLLED_BACK) from None
-    except DatabaseError as error:
-        if cancel.cancelled:  # the statement that the cancellation interrupted
-            raise Cancelled(ROLLED_BACK) from None
-        raise DatabaseError(f"{error}; nothing was written") from None
-    report(COMMITTING, 1, 1)
-    return Summary(seed, counts, time.perf_counter() - clock)
-
-
-def _one_ahead(items: Iterator[T]) -> Iterator[T]:
-    """The items, each produced in a worker thread while the caller uses the one before.
-
-    Generating and encoding the next batch (NumPy, mostly outside the GIL) then overlaps with
-    the database taking this one. Errors in the worker surface here, in order.
-    """
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        upcoming = worker.submit(next, items, _END)
-        while (item := upcoming.result()) is not _END:
-            upcoming = worker.submit(next, items, _END)
-            yield item
-
-
 def dry_run(*, customers: int, seed: int, scenario: Scenario | None = None,
             cancel: Cancellation | None = None) -> tuple[Summary, int]:
     """Generate the dataset without writing it: rows per table, and its size as CSV bytes."""
     scenario = scenario if scenario is not None else Scenario()
     limits.check_columns(scenario)
-    clock, counts = time.perf_counter(), _zero_counts()
+    clock, counts = time.perf_counter(), zero_counts()
     batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel)
     size = 0
     for batch in batches:
@@ -263,7 +122,7 @@ def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | N
     report = progress or ignore
     batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
                        progress=report)
-    clock, counts = time.perf_counter(), _zero_counts()
+    clock, counts = time.perf_counter(), zero_counts()
     untouched = f"the earlier export in {out}, if any, is untouched"
     try:
         if out.exists() and not out.is_dir():
@@ -279,7 +138,7 @@ def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | N
                      for table in DATA_TABLES}
             for table in DATA_TABLES:
                 files[table.name].write(csv_header(table))
-            for batch in _counted(batches, counts, WRITING, customers, report):
+            for batch in counted_batches(batches, counts, WRITING, customers, report):
                 files[batch.table].write(csv_lines(batch))
         out.mkdir(exist_ok=True)
         for table in DATA_TABLES:
@@ -313,7 +172,7 @@ def info(target: Target) -> dict[str, Any]:
       max_price) / 2, the price the generator draws around).
     """
     with open_database(target) as db, db.transaction() as connection:
-        require_current_schema(connection, db.display)
+        schema.require_current(connection, db.display)
         tables = [*DATA_TABLES, SeedRun.__table__]
         counts = {t.name: connection.scalar(select(func.count()).select_from(t)) for t in tables}
         last_run = connection.execute(

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, inspect, text
 
+from seeder.errors import SchemaError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -129,3 +131,32 @@ def drop_everything(connection: Connection) -> None:
         connection.execute(text(f'DROP VIEW IF EXISTS "{view}"'))
     Base.metadata.drop_all(connection, checkfirst=True)
     connection.execute(text('DROP TABLE IF EXISTS "alembic_version"'))
+
+
+RESET_HINT = "run `seeder reset-db --yes` to rebuild it (this deletes the data)"
+
+
+def require_current(connection: Connection, display: str) -> None:
+    """Stop unless the database is at the newest revision."""
+    current, head = current_revision(connection), HEAD_REVISION
+    if current != head:
+        require_known(display, current)
+        if current is None and (found := seeder_objects(connection)):
+            raise SchemaError(f"{display} holds seeder's {', '.join(found)} but no schema "
+                              f"revision; {RESET_HINT}")
+        state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
+        raise SchemaError(f"{display} {state}; run `seeder init-db`")
+
+
+def require_undamaged(connection: Connection, display: str) -> None:
+    if found := damage(connection):
+        raise SchemaError(f"{display} is at revision {HEAD_REVISION} but damaged: "
+                          f"{'; '.join(found)}; {RESET_HINT}")
+
+
+def require_known(display: str, current: str | None) -> None:
+    if current is not None and current not in known_revisions():
+        from seeder import __version__
+
+        raise SchemaError(f"{display} is at revision {current}, which this seeder "
+                          f"({__version__}) does not know; upgrade seeder")

@@ -26,6 +26,9 @@ The interface (what each backend provides):
   the connection is running.
 - `loader(connection)`: a `Loader` for one populate: load settings, setting keys and indexes
   aside, encoding and writing batches, rebuilding, integrity checks and ANALYZE.
+- `parallel_load(database)` (optional): a `ParallelLoad` for a populate over several
+  connections, whose workers write through `staging_loader(connection, staging)`; backends
+  without one refuse `workers` > 1.
 """
 
 from __future__ import annotations
@@ -33,16 +36,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from seeder.batch import Batch
-from seeder.errors import DatabaseError, DatabaseURLError, SeederError
+from seeder.errors import DatabaseError, DatabaseURLError, InvalidArgument, SeederError
 from seeder.progress import Progress
 from seeder.urls import display_url
+
+if TYPE_CHECKING:
+    from seeder.database import Database
 
 # dialect name -> the module that serves it.
 BACKENDS = {
@@ -68,6 +74,26 @@ class Loader(Protocol):
     def finish(self, progress: Progress) -> None:
         """Rebuild what start() set aside, check integrity, ANALYZE; the schema ends as
         migrated."""
+
+
+class ParallelLoad(Protocol):
+    """A populate over several connections. Entered: the populate lock is held for the whole
+    run; left: the staging area is gone, swapped in or dropped."""
+
+    staging: str  # what workers pass to Backend.staging_loader
+
+    def __enter__(self) -> ParallelLoad: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def prepare(self, connection: Connection) -> None:
+        """Create the empty staging area; committed by the caller for the workers to see."""
+
+    def build(self, connection: Connection, progress: Progress) -> None:
+        """Keys, indexes and statistics on the loaded staging area."""
+
+    def swap(self, connection: Connection, progress: Progress) -> None:
+        """Put the staging area in place of the live tables, in the caller's transaction."""
 
 
 class Backend:
@@ -126,6 +152,13 @@ class Backend:
         raise NotImplementedError
 
     def loader(self, connection: Connection) -> Loader:
+        raise NotImplementedError
+
+    def parallel_load(self, database: Database) -> ParallelLoad:
+        raise InvalidArgument(f"{self.name} databases take one writer at a time; load them "
+                              "with one worker")
+
+    def staging_loader(self, connection: Connection, staging: str) -> Loader:
         raise NotImplementedError
 
 

@@ -21,6 +21,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
@@ -55,10 +56,13 @@ from sqlalchemy.schema import (
 from seeder import bytestrings
 from seeder.backends import Backend
 from seeder.batch import Batch
-from seeder.errors import Busy, SeederError
+from seeder.errors import Busy, InvalidArgument, SeederError
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
 from seeder.urls import int_option
+
+if TYPE_CHECKING:
+    from seeder.database import Database
 
 # Fail fast when a host does not answer, rather than hanging on TCP retries; and notice a
 # server that has gone away mid-run (a network partition) within about a minute: TCP
@@ -125,13 +129,64 @@ class PostgresBackend(Backend):
     def loader(self, connection: Connection) -> PostgresLoader:
         return PostgresLoader(connection)
 
+    def parallel_load(self, database: Database) -> PostgresParallelLoad:
+        return PostgresParallelLoad(database)
+
+    def staging_loader(self, connection: Connection, staging: str) -> PostgresLoader:
+        return PostgresLoader(connection, staging)
+
+
+class PostgresParallelLoad:
+    """A populate over several connections: the staging schema is committed empty, workers
+    fill its tables in their own transactions, the keys are built there, and one short
+    transaction swaps the tables in. A session lock named after the schema marks it as in use;
+    a later populate drops staging schemas nobody holds (their process was killed)."""
+
+    def __init__(self, database: Database) -> None:
+        if not database.owns_transaction:
+            raise InvalidArgument("a load over several connections needs connections of its "
+                                  "own: pass a URL or an Engine, not a Connection")
+        self._database = database
+        self._loader = PostgresLoader(database.connection)
+        self.staging = self._loader.staging
+
+    def __enter__(self) -> PostgresParallelLoad:
+        with self._database.transaction() as connection:  # session locks outlive it
+            if not connection.scalar(select(func.pg_try_advisory_lock(POPULATE_LOCK_KEY))):
+                raise Busy(f"another seeder populate or schema change is running on "
+                           f"{self._database.display}; try again when it is done")
+            connection.execute(_TRY_STAGING_LOCK, {"name": self.staging})
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # After a swap the schema is gone; otherwise whatever was loaded goes. A connection
+        # that is gone took its locks with it, and the next populate drops the schema.
+        with contextlib.suppress(SeederError), self._database.transaction() as connection:
+            self._loader.drop_staging()
+            connection.execute(_STAGING_UNLOCK, {"name": self.staging})
+            connection.execute(select(func.pg_advisory_unlock(POPULATE_LOCK_KEY)))
+
+    def prepare(self, connection: Connection) -> None:
+        self._loader.start()
+
+    def build(self, connection: Connection, progress: Progress) -> None:
+        self._loader.build(progress)
+
+    def swap(self, connection: Connection, progress: Progress) -> None:
+        self._loader.swap(progress)
+
 
 class PostgresLoader:
-    def __init__(self, connection: Connection) -> None:
+    """Loads into the staging tables of one schema. With `staging=None` the loader makes the
+    schema itself inside the transaction (start); given a name, it fills that schema's tables,
+    which another connection made (a worker of a parallel load)."""
+
+    def __init__(self, connection: Connection, staging: str | None = None) -> None:
         self._connection = connection
-        self._staging = f"{STAGING_SCHEMA_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        self._fresh = staging is None
+        self.staging = staging or f"{STAGING_SCHEMA_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
         metadata = MetaData()
-        self._tables = [table.to_metadata(metadata, schema=self._staging)
+        self._tables = [table.to_metadata(metadata, schema=self.staging)
                         for table in DATA_TABLES]
         self._by_name = {table.name: table for table in self._tables}
 
@@ -141,8 +196,8 @@ class PostgresLoader:
 
     def start(self) -> None:
         execute = self._connection.execute
-        execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
-        self._run(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self._staging)))
+        self._drop_abandoned_staging()
+        self._run(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.staging)))
         for table in self._tables:
             execute(CreateTable(table, include_foreign_key_constraints=[]))
             execute(DropConstraint(table.primary_key))  # built after the load, like the rest
@@ -153,23 +208,40 @@ class PostgresLoader:
                 if column.comment is not None:
                     execute(SetColumnComment(column))
 
+    def _drop_abandoned_staging(self) -> None:
+        """Drop the staging schemas of parallel loads whose process died (kill -9): their
+        owner no longer holds the session lock named after the schema."""
+        for name in self._connection.scalars(text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE :prefix"),
+                {"prefix": STAGING_SCHEMA_PREFIX + "%"}).all():
+            if self._connection.scalar(_TRY_STAGING_LOCK, {"name": name}):
+                self._run(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+                self._connection.execute(_STAGING_UNLOCK, {"name": name})
+
     def encode(self, batch: Batch) -> bytes:
         return copy_binary(batch, self._by_name[batch.table])
 
     def write(self, batch: Batch, encoded: bytes) -> None:
-        # FREEZE (allowed: the table was created in this transaction) writes the rows as
+        # FREEZE (allowed when the table was created in this transaction) writes the rows as
         # already visible to everyone, so the first readers do not rewrite every page to set
         # hint bits, and the visibility map is set for index-only scans at once.
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary, FREEZE)").format(
-            sql.Identifier(self._staging, batch.table),
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary{})").format(
+            sql.Identifier(self.staging, batch.table),
             sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
+            sql.SQL(", FREEZE" if self._fresh else ""),
         )
         cursor = self._connection.connection.driver_connection.cursor()
         with cursor.copy(statement) as copy:
             copy.write(encoded)
 
     def finish(self, progress: Progress) -> None:
+        self.build(progress)
+        self.swap(progress)
+
+    def build(self, progress: Progress) -> None:
+        """Keys, indexes and foreign keys on the staging tables; sequences; ANALYZE."""
         execute = self._connection.execute
+        execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
         steps = [*(AddConstraint(table.primary_key) for table in self._tables),
                  *(CreateIndex(index) for table in self._tables for index in table.indexes),
                  *(AddConstraint(fk) for table in self._tables
@@ -183,15 +255,21 @@ class PostgresLoader:
             self._run(sql.SQL(
                 "SELECT setval(pg_get_serial_sequence({name}, 'id'), coalesce(max(id), 0) + 1, "
                 "false) FROM {table}").format(
-                    name=sql.Literal(self._sql(sql.Identifier(self._staging, table.name))),
-                    table=sql.Identifier(self._staging, table.name)))
+                    name=sql.Literal(self._sql(sql.Identifier(self.staging, table.name))),
+                    table=sql.Identifier(self.staging, table.name)))
         for done, table in enumerate(self._tables):
             progress(ANALYZING, done, len(self._tables))
-            self._run(sql.SQL("ANALYZE {}").format(sql.Identifier(self._staging, table.name)))
+            self._run(sql.SQL("ANALYZE {}").format(sql.Identifier(self.staging, table.name)))
         progress(ANALYZING, len(self._tables), len(self._tables))
+
+    def swap(self, progress: Progress) -> None:
         progress(SWAPPING, 0, 1)
         self._swap()
         progress(SWAPPING, 1, 1)
+
+    def drop_staging(self) -> None:
+        self._run(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            sql.Identifier(self.staging)))
 
     def _swap(self) -> None:
         """Put the staging tables in place of the live ones, with the views over them."""
@@ -207,7 +285,7 @@ class PostgresLoader:
             self._run(sql.SQL("DROP TABLE {}").format(name))
         for table in self._tables:
             self._run(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-                sql.Identifier(self._staging, table.name), sql.Identifier(target)))
+                sql.Identifier(self.staging, table.name), sql.Identifier(target)))
         for view in views:
             name = sql.Identifier(view.schema, view.name)
             self._run(sql.SQL("CREATE VIEW {} AS {}").format(name, sql.SQL(view.definition)))
@@ -217,7 +295,7 @@ class PostgresLoader:
             for column, comment in (view.column_comments or {}).items():
                 self._run(sql.SQL("COMMENT ON COLUMN {} IS {}").format(
                     sql.Identifier(view.schema, view.name, column), sql.Literal(comment)))
-        self._run(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(self._staging)))
+        self._run(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(self.staging)))
 
     def _sql(self, statement: sql.Composable) -> str:
         return statement.as_string(self._connection.connection.driver_connection)
@@ -282,6 +360,10 @@ JOIN pg_class AS c ON c.oid = v.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 ORDER BY v.depth, c.relname
 """)
+
+# A parallel load holds this session lock, named after its staging schema, while it runs.
+_TRY_STAGING_LOCK = text(f"SELECT pg_try_advisory_lock({POPULATE_LOCK_KEY}, hashtext(:name))")
+_STAGING_UNLOCK = text(f"SELECT pg_advisory_unlock({POPULATE_LOCK_KEY}, hashtext(:name))")
 
 # Sessions holding locks on the given tables.
 _LOCK_HOLDERS = text("""

@@ -45,7 +45,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from seeder import commands, schema
+from seeder import commands, loading, schema
 from seeder.database import Database, Target, open_database
 from seeder.errors import InvalidArgument, ScenarioError, VariantError
 from seeder.generator import GENERATOR_VERSION, MAX_SEED
@@ -131,7 +131,7 @@ def _fill(target: Target, *, customers: int, seed: int, scenario: Scenario,
           progress: Progress | None) -> None:
     """Make the target a variant: the current schema, then the dataset (replacing any)."""
     commands.init_db(target)
-    commands.populate(target, customers=customers, seed=seed, scenario=scenario, replace=True,
+    loading.populate(target, customers=customers, seed=seed, scenario=scenario, replace=True,
                       progress=progress)
 
 
@@ -165,7 +165,7 @@ def _populates(db: Database, *, last_only: bool) -> list[Populate]:
     with db.errors():
         transaction = connection.begin()
         try:
-            commands.require_current_schema(connection, db.display)
+            schema.require_current(connection, db.display)
             query = select(SeedRun.seed, SeedRun.customers, SeedRun.scenario).order_by(
                 SeedRun.id.desc())
             rows = connection.execute(query.limit(1) if last_only else query).all()
