@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 from psycopg import sql
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from seeder.backends import backend_for_url
@@ -85,6 +88,17 @@ def seeder_engine(url: str) -> Engine:
     return backend.create_engine(backend.driver_url(parsed))
 
 
+def staging_schemas(url: str) -> list[str]:
+    """The PostgreSQL staging schemas of populates (seeder_load_*) in the database."""
+    engine = seeder_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.scalars(text(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'seeder_load_%'")))
+    finally:
+        engine.dispose()
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -113,3 +127,23 @@ def one_line_error(result: Result) -> str:
               if line.strip() and not line.startswith(("seeder: error:", "seed "))]
     assert others == [], result.stderr
     return errors[0]
+
+
+def seeder_process(*args: str, cwd: Path, **popen: Any) -> subprocess.Popen:
+    """`python -m seeder ARGS...` in its own process, as a user starts it (no
+    $SEEDER_DATABASE_URL from the test's environment); text stdout and stderr piped."""
+    env = {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
+    return subprocess.Popen([sys.executable, "-m", "seeder", *args], cwd=cwd, env=env,
+                            stdout=popen.pop("stdout", subprocess.PIPE),
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """The process, killed on the way out if a failed assertion left it running."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

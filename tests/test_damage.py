@@ -7,15 +7,12 @@ populate take one lock, so they never interleave.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support import invoke, ok, one_line_error, seeder_engine
+from support import invoke, ok, one_line_error, seeder_engine, seeder_process
 
 from seeder import schema
 from seeder.backends import postgresql
@@ -89,15 +86,9 @@ def test_init_db_does_not_count_users_own_indexes_as_damage(seeded_url: str) -> 
     assert "nothing to do" in ok(invoke(seeded_url, "init-db")).stdout
 
 
-def _seeder(url: str, *args: str, cwd: Path) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
-    return subprocess.Popen([sys.executable, "-m", "seeder", "--database-url", url, *args],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
 def test_two_init_db_at_once_upgrade_once(database_url: str, tmp_path: Path) -> None:
-    runs = [_seeder(database_url, "init-db", cwd=tmp_path) for _ in range(2)]
+    runs = [seeder_process("--database-url", database_url, "init-db", cwd=tmp_path)
+            for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     said = sorted("upgraded" if "upgraded from empty" in out else
@@ -111,7 +102,8 @@ def test_reset_db_during_a_populate_waits_then_says_why(
         postgres_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = postgres_database_url
     ok(invoke(url, "init-db"))
-    populate = _seeder(url, "populate", "--customers", "150000", "--seed", "3", cwd=tmp_path)
+    populate = seeder_process("--database-url", url, "populate", "--customers", "150000",
+                              "--seed", "3", cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while "seeder_load_" not in _held_advisory_lock_owner(url):

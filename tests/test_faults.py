@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,9 @@ from support import (
     invoke,
     ok,
     one_line_error,
+    reaped,
     seeder_engine,
+    seeder_process,
 )
 
 from seeder.backends.postgresql import PostgresBackend
@@ -39,16 +40,6 @@ REFUSED = "127.0.0.1:1"  # nothing listens on port 1: connection refused at once
 @pytest.fixture(autouse=True)
 def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SEEDER_DATABASE_URL", raising=False)
-
-
-def _env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
-
-
-def _seeder(*args: str, cwd: Path, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "seeder", *args], cwd=cwd, env=_env(),
-                            stdout=popen.pop("stdout", subprocess.PIPE),
-                            stderr=subprocess.PIPE, text=True, **popen)
 
 
 # --- 1. secrets in URLs, on every output path --------------------------------------------------
@@ -120,7 +111,7 @@ def test_no_error_prints_a_secret(form: str, failure: str, postgres_database_url
 def test_a_failing_subprocess_prints_no_secret(tmp_path: Path) -> None:
     """The real entry point, with logging and warnings as a user's terminal shows them."""
     for form in SECRET_FORMS:
-        process = _seeder("--database-url", _server_url("shop", form, host=REFUSED),
+        process = seeder_process("--database-url", _server_url("shop", form, host=REFUSED),
                           "populate", "--customers", "5", cwd=tmp_path)
         stdout, stderr = process.communicate(timeout=60)
         assert process.returncode == 1
@@ -148,18 +139,14 @@ def test_planning_answers_a_signal_within_two_seconds(tmp_path: Path, signal_num
     url = f"sqlite:///{tmp_path}/shop.db"
     ok(invoke(url, "init-db"))
     # 50 million customers take a minute to plan, before anything is written.
-    process = _seeder("--database-url", url, "populate", "--customers", "50000000", "--seed",
-                      "1", cwd=tmp_path)
-    try:
+    with reaped(seeder_process("--database-url", url, "populate", "--customers", "50000000",
+                               "--seed", "1", cwd=tmp_path)) as process:
         time.sleep(3)
         assert process.poll() is None
         process.send_signal(signal_number)
         started = time.monotonic()
         _, stderr = process.communicate(timeout=30)
         answered = time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == status
     assert answered < 2.5
     assert stderr.strip().splitlines() == [
@@ -181,26 +168,24 @@ def test_a_frozen_server_does_not_hold_the_process(postgres_database_url: str,
                                                    tmp_path: Path) -> None:
     url = postgres_database_url
     ok(invoke(url, "init-db"))
-    process = _seeder("--database-url", url, "populate", "--customers", "300000", "--seed", "1",
-                      "--batch-size", "500", cwd=tmp_path)
-    frozen = 0
-    try:
-        deadline = time.monotonic() + 60
-        while not (frozen := _backend_of(make_url(url).database)):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "populate never started its COPY"
-            time.sleep(0.02)
-        os.kill(frozen, signal.SIGSTOP)  # the server process stops answering mid-COPY
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        _, stderr = process.communicate(timeout=30)
-        answered = time.monotonic() - started
-    finally:
-        if frozen:
-            os.kill(frozen, signal.SIGCONT)
-        if process.poll() is None:
-            process.kill()
+    with reaped(seeder_process("--database-url", url, "populate", "--customers", "300000",
+                               "--seed", "1", "--batch-size", "500", cwd=tmp_path)) as process:
+        frozen = 0
+        try:
+            deadline = time.monotonic() + 60
+            while not (frozen := _backend_of(make_url(url).database)):
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "populate never started its COPY"
+                time.sleep(0.02)
+            os.kill(frozen, signal.SIGSTOP)  # the server process stops answering mid-COPY
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _, stderr = process.communicate(timeout=30)
+            answered = time.monotonic() - started
+        finally:
+            if frozen:
+                os.kill(frozen, signal.SIGCONT)
     assert process.returncode == 143
     assert answered < 5
     assert stderr.strip().splitlines()[-1] == (
@@ -301,9 +286,8 @@ def test_an_interrupted_export_leaves_the_earlier_one(tmp_path: Path) -> None:
     ok(invoke("sqlite:///unused.db", "export", "--customers", "300", "--seed", "1",
               "--out", str(out)))
     earlier = {file.name: file.read_bytes() for file in out.iterdir()}
-    process = _seeder("export", "--customers", "3000000", "--seed", "2", "--out", str(out),
-                      cwd=tmp_path)
-    try:
+    with reaped(seeder_process("export", "--customers", "3000000", "--seed", "2", "--out",
+                               str(out), cwd=tmp_path)) as process:
         deadline = time.monotonic() + 60
         while not list(tmp_path.glob(".data.*.partial/transactions.csv")):
             assert process.poll() is None, process.communicate()
@@ -312,9 +296,6 @@ def test_an_interrupted_export_leaves_the_earlier_one(tmp_path: Path) -> None:
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 130
     assert stderr.strip().splitlines()[-1] == (
         f"seeder: error: interrupted; nothing was written, and the earlier export in {out}, if "
@@ -360,7 +341,7 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     reader, writer = os.pipe()
     os.close(reader)  # `| head` that has already exited
     with os.fdopen(writer, "w") as closed_pipe:
-        process = _seeder("--database-url", url, "info", cwd=tmp_path, stdout=closed_pipe)
+        process = seeder_process("--database-url", url, "info", cwd=tmp_path, stdout=closed_pipe)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert stderr == ""
@@ -370,8 +351,8 @@ def test_output_to_a_full_device_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/shop.db"
     ok(invoke(url, "init-db"))
     with open("/dev/full", "w") as full:
-        process = _seeder("--database-url", url, "populate", "--customers", "100", "--seed", "1",
-                          cwd=tmp_path, stdout=full)
+        process = seeder_process("--database-url", url, "populate", "--customers", "100",
+                                 "--seed", "1", cwd=tmp_path, stdout=full)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert stderr.strip().splitlines() == [

@@ -3,17 +3,23 @@ at the end; the same rows as one connection, and the old dataset kept on any fai
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from support import admin_connection, invoke, ok, one_line_error, seeder_engine
+from support import (
+    admin_connection,
+    invoke,
+    ok,
+    one_line_error,
+    reaped,
+    seeder_process,
+    staging_schemas,
+)
 from test_populate import _dump
 
 import seeder
@@ -33,16 +39,6 @@ def seeded(postgres_database_url: str) -> str:
     return postgres_database_url
 
 
-def _staging_schemas(url: str) -> list[str]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(text(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'seeder_load_%'")))
-    finally:
-        engine.dispose()
-
-
 def test_two_workers_write_the_rows_one_connection_writes(seeded: str,
                                                           tmp_path: Path) -> None:
     single = f"sqlite:///{tmp_path}/single.db"
@@ -55,7 +51,7 @@ def test_two_workers_write_the_rows_one_connection_writes(seeded: str,
     runs = parallel.pop("seed_runs"), one.pop("seed_runs")
     assert parallel == one
     assert runs[0][-1] == runs[1][0]  # the same row counts recorded
-    assert _staging_schemas(seeded) == []
+    assert staging_schemas(seeded) == []
     ok(invoke(seeded, "init-db"))  # not damaged: every key, index and comment is in place
 
 
@@ -76,67 +72,53 @@ def _wait_for_workers_loading(url: str, process: subprocess.Popen) -> list[int]:
 
 
 def _parallel_populate(url: str, cwd: Path) -> subprocess.Popen:
-    env = {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "seeder", "--database-url", url, "populate", "--replace",
-         "--workers", "2", "--customers", "400000", "--seed", "2", "--batch-size", "500"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return seeder_process("--database-url", url, "populate", "--replace", "--workers", "2",
+                          "--customers", "400000", "--seed", "2", "--batch-size", "500",
+                          cwd=cwd)
 
 
 def test_sigterm_midway_keeps_the_old_dataset_and_no_staging(seeded: str,
                                                              tmp_path: Path) -> None:
     before = _dump(seeded)
-    process = _parallel_populate(seeded, tmp_path)
-    try:
+    with reaped(_parallel_populate(seeded, tmp_path)) as process:
         _wait_for_workers_loading(seeded, process)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 143
     assert stderr.strip().splitlines()[-1] == (
         "seeder: error: interrupted; the transaction was rolled back and the database is "
         "unchanged")
     assert _dump(seeded) == before
-    assert _staging_schemas(seeded) == []
+    assert staging_schemas(seeded) == []
 
 
 def test_a_killed_worker_connection_keeps_the_old_dataset_and_no_staging(
         seeded: str, tmp_path: Path) -> None:
     before = _dump(seeded)
-    process = _parallel_populate(seeded, tmp_path)
-    try:
+    with reaped(_parallel_populate(seeded, tmp_path)) as process:
         worker = _wait_for_workers_loading(seeded, process)[0]
         with admin_connection() as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (worker,))
         _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 1
     error = stderr.strip().splitlines()[-1]
     assert error.startswith("seeder: error: cannot use postgresql://")
     assert "terminating connection due to administrator command" in error
     assert error.endswith("; nothing was written")
     assert _dump(seeded) == before
-    assert _staging_schemas(seeded) == []
+    assert staging_schemas(seeded) == []
 
 
 def test_a_staging_schema_left_by_a_killed_populate_is_dropped_by_the_next(
         seeded: str, tmp_path: Path) -> None:
-    process = _parallel_populate(seeded, tmp_path)
-    try:
+    with reaped(_parallel_populate(seeded, tmp_path)) as process:
         _wait_for_workers_loading(seeded, process)
         process.kill()  # kill -9: no chance to clean up
         process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
     time.sleep(0.5)  # the server notices the closed connections
-    assert len(_staging_schemas(seeded)) == 1
+    assert len(staging_schemas(seeded)) == 1
     ok(invoke(seeded, "populate", "--replace", "--customers", "500", "--seed", "4"))
-    assert _staging_schemas(seeded) == []
+    assert staging_schemas(seeded) == []
 
 
 def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:

@@ -9,10 +9,8 @@ reader that finds the file locked is told a populate is writing.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +20,15 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from support import admin_connection, invoke, ok, one_line_error, seeder_engine
+from support import (
+    admin_connection,
+    invoke,
+    ok,
+    one_line_error,
+    seeder_engine,
+    seeder_process,
+    staging_schemas,
+)
 
 from seeder.backends import postgresql
 
@@ -39,16 +45,6 @@ def _customers(url: str) -> int:
     try:
         with engine.connect() as connection:
             return connection.scalar(text("SELECT count(*) FROM customers"))
-    finally:
-        engine.dispose()
-
-
-def _staging_schemas(url: str) -> list[str]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.scalars(text(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'seeder_load_%'")))
     finally:
         engine.dispose()
 
@@ -72,11 +68,8 @@ def _populate_lock_taken(url: str) -> bool:
 
 @contextlib.contextmanager
 def _populate_running(url: str, cwd: Path, customers: int) -> Iterator[subprocess.Popen]:
-    env = {key: value for key, value in os.environ.items() if key != "SEEDER_DATABASE_URL"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seeder", "--database-url", url, "populate", "--replace",
-         "--customers", str(customers), "--seed", "6"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = seeder_process("--database-url", url, "populate", "--replace", "--customers",
+                             str(customers), "--seed", "6", cwd=cwd)
     try:
         deadline = time.monotonic() + 60
         while not _populate_lock_taken(url):
@@ -103,7 +96,7 @@ def test_readers_see_the_old_dataset_while_a_populate_runs(seeded_postgres: str,
     assert process.returncode == 0, process.stderr
     assert waited < postgresql.LOCK_TIMEOUT_SECONDS
     assert _customers(url) == 150_000
-    assert _staging_schemas(url) == []
+    assert staging_schemas(url) == []
 
 
 def test_the_swap_waits_for_a_lock_holder_and_names_it(
@@ -121,7 +114,7 @@ def test_the_swap_waits_for_a_lock_holder_and_names_it(
             "holding AccessShareLock on customers)") in error
     assert "nothing was written" in error
     assert _customers(url) == 1000
-    assert _staging_schemas(url) == []
+    assert staging_schemas(url) == []
 
 
 def test_a_lock_holder_that_lets_go_in_time_only_delays_the_swap(
