@@ -247,6 +247,18 @@ def test_schema_is_as_migrated_after_populate(populated: Populated) -> None:
     _assert_schema_matches_models(populated.url)
 
 
+def test_the_planner_has_statistics_after_a_populate(populated: Populated) -> None:
+    """ANALYZE ran inside the populate: where autovacuum is off, nothing else would run it."""
+    statistics = {  # both filled by ANALYZE alone
+        "sqlite": "SELECT DISTINCT tbl FROM sqlite_stat1",
+        "postgresql": "SELECT DISTINCT tablename FROM pg_stats "
+                      "WHERE schemaname = current_schema()",
+    }
+    with _connected(populated.url) as conn:
+        analysed = set(conn.scalars(text(statistics[conn.dialect.name])))
+    assert {table.name for table in DATA_TABLES} <= analysed
+
+
 def test_views_return_the_data(populated: Populated) -> None:
     with _connected(populated.url) as conn:
         def count(query: str) -> int:
