@@ -61,7 +61,7 @@ class Database:
         try:
             yield
         except (DBAPIError, *self.backend.driver_errors) as error:
-            raise self.backend.error(error, self.display) from None
+            raise self.backend.error(error, self.display, self.connection.engine) from None
 
     def _commit(self) -> None:
         try:

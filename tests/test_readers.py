@@ -137,13 +137,28 @@ def test_info_waits_a_bounded_time_and_says_why(seeded_postgres: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     url = seeded_postgres
     monkeypatch.setattr(postgresql, "LOCK_TIMEOUT_SECONDS", 1)
-    with psycopg.connect(url) as schema_change:
+    with psycopg.connect(url, application_name="an ALTER in psql") as schema_change:
         schema_change.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        pid = schema_change.info.backend_pid
         started = time.monotonic()
         error = one_line_error(invoke(url, "info"))
         assert time.monotonic() - started < 10
         schema_change.rollback()
-    assert "waited 1 s for a lock on a seeder table that another session holds" in error
+    assert (f"waited 1 s for a lock on a seeder table held by session {pid} (postgres, an "
+            "ALTER in psql, idle in transaction, holding AccessExclusiveLock on customers); "
+            "try again when it is done") in error
+
+
+def test_info_says_when_a_populate_holds_the_lock(seeded_postgres: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    url = seeded_postgres
+    monkeypatch.setattr(postgresql, "LOCK_TIMEOUT_SECONDS", 1)
+    with psycopg.connect(url) as populate:  # what a populate holds while it swaps
+        populate.execute("SELECT pg_advisory_xact_lock(%s)", (postgresql.POPULATE_LOCK_KEY,))
+        populate.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        error = one_line_error(invoke(url, "info"))
+        populate.rollback()
+    assert "(a populate is running); try again when it is done" in error
 
 
 def test_views_over_the_tables_survive_the_swap(seeded_postgres: str) -> None:

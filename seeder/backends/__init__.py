@@ -134,8 +134,11 @@ class Backend:
     def begin(self, connection: Connection, *, write: bool) -> None:
         """Make the transaction SQLAlchemy began a real one, with seeder's session limits."""
 
-    def error(self, error: Exception, display: str) -> SeederError:
-        """The error as users see it: which database, and the driver's reason in one line."""
+    def error(self, error: Exception, display: str, engine: Engine | None = None
+              ) -> SeederError:
+        """The error as users see it: which database, and the driver's reason in one line.
+        `engine` (when the error came on one of its connections) lets a backend look up more,
+        such as who holds a lock it waited for."""
         return DatabaseError(f"cannot use {display}: {self.reason(error)}")
 
     def reason(self, error: Exception) -> str:

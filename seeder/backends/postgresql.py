@@ -97,12 +97,13 @@ class PostgresBackend(Backend):
     def begin(self, connection: Connection, *, write: bool) -> None:
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
 
-    def error(self, error: Exception, display: str) -> SeederError:
+    def error(self, error: Exception, display: str, engine: Engine | None = None
+              ) -> SeederError:
         original = error.orig if isinstance(error, DBAPIError) else error
         if isinstance(original, psycopg.errors.LockNotAvailable):
+            holders = _lock_holders(engine) if engine is not None else ""
             return Busy(f"cannot use {display}: waited {LOCK_TIMEOUT_SECONDS} s for a lock on a "
-                        "seeder table that another session holds (a populate swapping in its "
-                        "dataset, or a schema change); try again when it is done")
+                        f"seeder table{holders}; try again when it is done")
         return super().error(error, display)
 
     def lock(self, connection: Connection, display: str, *, wait: bool) -> None:
@@ -336,6 +337,23 @@ class PostgresLoader:
                 "nothing was written")
 
 
+def _lock_holders(engine: Engine) -> str:
+    """Who holds locks on seeder's tables, looked up over a fresh connection, as a phrase:
+    " held by session 123 (...)", and whether a populate is running; "" if it cannot tell."""
+    tables = [table.name for table in DATA_TABLES]
+    try:
+        with engine.connect() as connection:
+            holders = connection.execute(_LOCK_HOLDERS, {"tables": tables}).all()
+            populating = connection.scalar(_POPULATE_RUNNING)
+    except DBAPIError:
+        return ""
+    sessions = "; ".join(
+        f"session {row.pid} ({row.usename}, {row.application_name or 'no application name'}, "
+        f"{row.state}, holding {row.mode} on {row.relname})" for row in holders)
+    return (f" held by {sessions}" if sessions else "") + (
+        " (a populate is running)" if populating else "")
+
+
 # Views that depend on the given tables, directly or through other views, outermost last.
 _DEPENDENT_VIEWS = text("""
 WITH RECURSIVE dependent (oid, depth) AS (
@@ -359,6 +377,14 @@ FROM (SELECT oid, max(depth) AS depth FROM dependent GROUP BY oid) AS v
 JOIN pg_class AS c ON c.oid = v.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 ORDER BY v.depth, c.relname
+""")
+
+# Whether a populate (or a schema change) holds seeder's lock on this database.
+_POPULATE_RUNNING = text(f"""
+SELECT EXISTS (SELECT 1 FROM pg_locks
+               WHERE locktype = 'advisory' AND granted AND database = (
+                   SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND objid = {POPULATE_LOCK_KEY} AND objsubid = 1)
 """)
 
 # A parallel load holds this session lock, named after its staging schema, while it runs.

@@ -81,7 +81,8 @@ class SQLiteBackend(Backend):
         if not connection.connection.driver_connection.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    def error(self, error: Exception, display: str) -> SeederError:
+    def error(self, error: Exception, display: str, engine: Engine | None = None
+              ) -> SeederError:
         reason = self.reason(error)
         if "database is locked" in reason:
             return Busy(f"cannot use {display}: {reason} (a populate or another writer is "
