@@ -316,22 +316,47 @@ def populate(ctx: click.Context, customers: int, seed: int | None, batch_size: i
     _print_summary(summary, f"Wrote to {_shown(url)}:")
 
 
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None
+           ) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, slash, count = value.partition("/")
+    if not (slash and index.isdigit() and count.isdigit()):
+        raise click.BadParameter(f"{value!r} is not K/N, like 2/8")
+    return int(index), int(count)
+
+
 @cli.command()
 @_customers_option
 @_seed_option
 @_scenario_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for the CSV files (created if missing).")
+              help="Directory for the files (created if missing).")
+@click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True,
+              help="A CSV file per table, or a directory of Parquet files per table.")
+@click.option("--shard", metavar="K/N", callback=_shard,
+              help="Write only shard K of N; the N shards together hold every row once.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Run on a new local Dask cluster of N worker processes.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on the existing Dask cluster of this scheduler; its workers must see "
+                   "--out at the same path.")
 @click.pass_context
 def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path | None,
-           out: Path) -> None:
-    """Write the dataset as CSV files, one per table, without a database.
+           out: Path, file_format: str, shard: tuple[int, int] | None, workers: int | None,
+           scheduler: str | None) -> None:
+    """Write the dataset as files, without a database: a CSV file per table, or a directory
+    of Parquet files per table.
 
-    The files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER or the sqlite3
-    shell's .import --csv --skip 1.
+    The CSV files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER or the sqlite3
+    shell's .import --csv --skip 1. --workers and --scheduler run on Dask, and --format
+    parquet needs pyarrow: pip install 'seeder[distributed]'.
 
     \b
       seeder export --customers 5000 --seed 42 --out data/
+      seeder export --customers 10000000 --seed 42 --format parquet --workers 2 --out data/
+      seeder export --customers 10000000 --seed 42 --shard 2/8 --out part-2/
     """
     chosen = _scenario(scenario)
     seed, announce = _seed_announcement(seed)
@@ -339,7 +364,8 @@ def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path 
         click.echo(announce, err=True)
     with _cancel_on_signals(ctx) as cancellation, _progress(None) as display:
         summary = commands.export(out, customers=customers, seed=seed, scenario=chosen,
-                                  cancel=cancellation, progress=display)
+                                  format=file_format, shard=shard, workers=workers,
+                                  scheduler=scheduler, cancel=cancellation, progress=display)
     _print_summary(summary, f"Wrote {out}/:")
 
 

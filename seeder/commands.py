@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib
 import os
 import secrets
 import shutil
@@ -23,17 +24,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from seeder import limits, schema
+from seeder import limits, parts, schema
 from seeder.cancel import Cancellation
 from seeder.database import Target, open_database
 from seeder.errors import (
     Cancelled,
     ExportError,
+    InvalidArgument,
     SchemaError,
 )
-from seeder.formats import csv_header, csv_lines
-from seeder.generator import generate
-from seeder.loading import Summary, counted_batches, zero_counts
+from seeder.formats import csv_lines
+from seeder.generator import Catalog, Shard, check_arguments, generate
+from seeder.loading import Summary, zero_counts
 from seeder.models import (
     DATA_TABLES,
     Customer,
@@ -42,7 +44,7 @@ from seeder.models import (
     Service,
     Transaction,
 )
-from seeder.progress import WRITING, Progress, ignore
+from seeder.progress import Progress, ignore
 from seeder.scenario import Scenario
 
 
@@ -109,47 +111,124 @@ def dry_run(*, customers: int, seed: int, scenario: Scenario | None = None,
 
 
 def export(out: str | Path, *, customers: int, seed: int, scenario: Scenario | None = None,
+           format: str = "csv", shard: Shard | tuple[int, int] | None = None,
+           workers: int | None = None, scheduler: str | None = None,
            cancel: Cancellation | None = None, progress: Progress | None = None) -> Summary:
-    """Write the dataset as one CSV file per table, named after the table, into `out`.
+    """Write the dataset into the directory `out`, as CSV (a file per table) or Parquet (a
+    directory of files per table); the layout is described in seeder.parts.
+
+    `shard` (K, N) writes only shard K of N (see seeder.generator.Shard): the N shards'
+    exports hold every row of the dataset exactly once. `workers` runs the work on a new local
+    Dask cluster of that many processes, `scheduler` (tcp://host:port) on an existing one
+    whose workers see `out` at the same path; Dask and pyarrow (for Parquet) come with the
+    extra `seeder[distributed]`. Whatever the engine, the same arguments write the same rows.
 
     The files are written into a temporary directory beside `out` and moved into place only
-    when all are complete; on any failure (a full disk, cancellation) it is removed and an
-    earlier export in `out` is left as it was.
+    when all are complete; on any failure (a full disk, cancellation, a lost worker) it is
+    removed and an earlier export in `out` is left as it was.
     """
     out = Path(out)
     scenario = scenario if scenario is not None else Scenario()
     limits.check_columns(scenario)
+    check_arguments(customers=customers, seed=seed, scenario=scenario)
+    if format not in parts.FORMATS:
+        raise InvalidArgument(f"format must be one of {', '.join(parts.FORMATS)}, "
+                              f"not {format!r}")
+    shard = shard if isinstance(shard, Shard) else Shard(*(shard or (1, 1)))
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InvalidArgument(f"workers must be a positive integer, not {workers!r}")
+    if workers is not None and scheduler is not None:
+        raise InvalidArgument("give either workers (a new local Dask cluster) or scheduler "
+                              "(an existing one), not both")
+    on_dask = workers is not None or scheduler is not None
+    if format == "parquet":
+        _require_extra("pyarrow", "Parquet export")
+    if on_dask:
+        _require_extra("distributed", "Export on Dask")
+    cancel = cancel if cancel is not None else Cancellation()
     report = progress or ignore
-    batches = generate(customers=customers, seed=seed, scenario=scenario, cancel=cancel,
-                       progress=report)
-    clock, counts = time.perf_counter(), zero_counts()
     untouched = f"the earlier export in {out}, if any, is untouched"
-    try:
-        if out.exists() and not out.is_dir():
-            raise ExportError(f"{out} exists and is not a directory; choose another --out")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
-                                        dir=out.parent))
-    except OSError as error:
-        raise ExportError(f"cannot write to {out}: {error.strerror}") from None
-    try:
-        with contextlib.ExitStack() as opened:
-            files = {table.name: opened.enter_context(open(staging / f"{table.name}.csv", "wb"))
-                     for table in DATA_TABLES}
-            for table in DATA_TABLES:
-                files[table.name].write(csv_header(table))
-            for batch in counted_batches(batches, counts, WRITING, customers, report):
-                files[batch.table].write(csv_lines(batch))
-        out.mkdir(exist_ok=True)
-        for table in DATA_TABLES:
-            os.replace(staging / f"{table.name}.csv", out / f"{table.name}.csv")
-    except OSError as error:
-        raise ExportError(f"cannot write to {out}: {error.strerror}; {untouched}") from None
-    except Cancelled:
-        raise Cancelled(f"interrupted; nothing was written, and {untouched}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} exists and is not a directory; choose another --out")
+    clock = time.perf_counter()
+    with contextlib.ExitStack() as engine:
+        if on_dask:
+            from seeder import distributed
+
+            client = engine.enter_context(distributed.connect(workers, scheduler))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # Absolute: the workers of a Dask cluster do not share this process's directory.
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial",
+                                            dir=out.parent)).absolute()
+        except OSError as error:
+            raise ExportError(f"cannot write to {out}: {error.strerror}") from None
+        try:
+            cancel.check()
+            if on_dask:
+                parts.prepare(staging, format, pieces=True)
+                counts = distributed.export(
+                    client, staging, format, scenario=scenario, seed=seed, customers=customers,
+                    shard=shard, checkpoint=cancel.check, report=report)
+            else:
+                counts = parts.write_here(staging, format, Catalog(scenario), seed, customers,
+                                          shard, cancel.check, report)
+            _move_into_place(staging, out, parts.outputs(format))
+        except OSError as error:
+            # strerror: the file system's reason; a lost connection to a cluster has none.
+            reason = error.strerror or error
+            raise ExportError(f"cannot write to {out}: {reason}; {untouched}") from None
+        except Cancelled:
+            raise Cancelled(f"interrupted; nothing was written, and {untouched}") from None
+        finally:
+            _remove_tree(staging)
     return Summary(seed, counts, time.perf_counter() - clock)
+
+
+_EXTRA = "pip install 'seeder[distributed]'"
+
+
+def _require_extra(module: str, purpose: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ExportError(f"{purpose} needs {module}, which is not installed; "
+                          f"install it with {_EXTRA}") from None
+
+
+def _move_into_place(staging: Path, out: Path, names: list[str]) -> None:
+    """Put staging/NAME at out/NAME for each name, replacing what is there (a directory too);
+    if a move fails, what was moved is moved back."""
+    out.mkdir(exist_ok=True)
+    replaced = staging / ".replaced"
+    replaced.mkdir()
+    aside: list[str] = []
+    moved: list[str] = []
+    try:
+        for name in names:
+            if os.path.lexists(out / name):
+                os.replace(out / name, replaced / name)
+                aside.append(name)
+        for name in names:
+            os.replace(staging / name, out / name)
+            moved.append(name)
+    except OSError:
+        for name in moved:
+            os.replace(out / name, staging / name)
+        for name in aside:
+            os.replace(replaced / name, out / name)
+        raise
+
+
+def _remove_tree(path: Path) -> None:
+    # On an existing Dask cluster a task that was running when the export stopped goes on, and
+    # may add a file while the tree is being removed; it cannot recreate a removed directory.
+    for _ in range(3):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.1)
 
 
 def info(target: Target) -> dict[str, Any]:
