@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -120,6 +121,12 @@ def export(client: Client, directory: Path, format: str, *, scenario: Scenario, 
     own = shard.blocks(len(blocks))
     threads = sum(client.nthreads().values())
     target = str(directory)
+    blind = sorted(worker for worker, sees in client.run(os.path.isdir, target).items()
+                   if not sees)
+    if blind:
+        raise ExportError(f"Dask workers that do not see {directory.parent}: "
+                          f"{', '.join(blind)}; the output must be on a file system that every "
+                          "worker has at the same path")
 
     def submit(function: Callable, *args) -> Future:
         return client.submit(function, *args, pure=False)

@@ -365,6 +365,40 @@ def test_a_scheduler_without_workers_is_one_line(monkeypatch: pytest.MonkeyPatch
     assert list(tmp_path.iterdir()) == []
 
 
+def test_workers_that_do_not_see_the_output_are_refused(tmp_path: Path) -> None:
+    """A worker on another machine, as far as files go: in its own mount namespace, with an
+    empty tmpfs where this test's directory is."""
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=0, dashboard_address=None, scheduler_kwargs=NO_HTTP_PORT,
+                      silence_logs=logging.ERROR) as scheduler:
+        worker = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f"mount -t tmpfs tmpfs {tmp_path} && exec {sys.executable} -m dask worker "
+             f"{scheduler.scheduler_address} --nthreads 1 --no-nanny --no-dashboard "
+             "--death-timeout 30"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            with Client(scheduler, set_as_default=False) as client:
+                try:
+                    client.wait_for_workers(1, timeout=PATIENCE_SECONDS)
+                except TimeoutError:
+                    reason = f"no worker in a mount namespace: {worker.communicate()[1]!r}"
+                    if os.environ.get("CI", "").lower() == "true":
+                        pytest.fail(f"CI=true requires this test: {reason}")
+                    pytest.skip(reason)
+                [name] = client.run(os.getpid)
+            with pytest.raises(ExportError) as raised:
+                commands.export(out, customers=10, seed=1,
+                                scheduler=scheduler.scheduler_address)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(PATIENCE_SECONDS)
+    assert str(raised.value) == (
+        f"Dask workers that do not see {tmp_path}: {name}; the output must be on a file "
+        "system that every worker has at the same path")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("module, arguments, purpose", [
     ("pyarrow", {"format": "parquet"}, "Parquet export"),
     ("distributed", {"workers": 2}, "Export on Dask"),
