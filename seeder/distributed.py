@@ -39,6 +39,7 @@ import dask
 import numpy as np
 from distributed import Client, Future, KilledWorker, LocalCluster, wait
 from distributed.client import FutureCancelledError
+from distributed.utils import silence_logging_cmgr
 
 from seeder import parts
 from seeder.errors import ExportError, InvalidArgument
@@ -67,12 +68,16 @@ CONNECT_SECONDS = 10
 WORKER_SECONDS = 10
 # How often the client looks at cancellation while it waits for tasks.
 POLL_SECONDS = 0.1
-# The nanny sets MALLOC_TRIM_THRESHOLD_ in the workers it starts, which turns off glibc's
-# dynamic mmap threshold: every large NumPy array becomes a fresh mmap, and block tasks took
-# 60-80% more CPU. None removes the variable.
 # The scheduler serves HTTP (health, metrics) even without a dashboard, by default on port
 # 8787, and warns when that is taken (by another cluster): any free port on loopback will do.
 _NO_HTTP_PORT = {"dashboard_address": "127.0.0.1:0"}
+# Task errors reach the client as exceptions; distributed's own log lines, in this process and
+# in the workers (a heartbeat that meets a closing scheduler, tasks cancelled by Ctrl-C), would
+# only clutter stderr.
+_LOG_LEVEL = logging.CRITICAL
+# The nanny sets MALLOC_TRIM_THRESHOLD_ in the workers it starts, which turns off glibc's
+# dynamic mmap threshold: every large NumPy array becomes a fresh mmap, and block tasks took
+# 60-80% more CPU. None removes the variable.
 _WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
@@ -80,14 +85,21 @@ _WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOL
 def connect(workers: int | None, scheduler: str | None) -> Iterator[Client]:
     """A client of a new LocalCluster of `workers` processes (one thread each), closed at the
     end; or of the existing cluster whose scheduler is at `scheduler`, once it has a worker."""
-    if scheduler is None:
-        with dask.config.set(_WORKER_ENVIRONMENT), \
-                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                             dashboard_address=None, scheduler_kwargs=_NO_HTTP_PORT,
-                             silence_logs=logging.ERROR) as cluster, \
-                Client(cluster, set_as_default=False) as client:
-            yield client
-        return
+    with silence_logging_cmgr(_LOG_LEVEL):
+        if scheduler is None:
+            with dask.config.set(_WORKER_ENVIRONMENT), \
+                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 dashboard_address=None, scheduler_kwargs=_NO_HTTP_PORT,
+                                 silence_logs=_LOG_LEVEL) as cluster, \
+                    Client(cluster, set_as_default=False) as client:
+                yield client
+        else:
+            with _existing(scheduler) as client:
+                yield client
+
+
+@contextlib.contextmanager
+def _existing(scheduler: str) -> Iterator[Client]:
     try:
         client = Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
     except ValueError as error:  # not an address: "unknown address scheme", "invalid port"
