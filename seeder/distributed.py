@@ -20,6 +20,16 @@ seeder.commands moves it into place when every task is done.
 A task never changes its inputs (a worker shares them between tasks), and every task is
 submitted with pure=False: tasks with the same arguments still write, in each export.
 
+Memory. A block task holds one block at a time, whatever the size of the dataset. The global
+step does not: the summaries it reduces hold 8 bytes per window-active customer and 8 per
+customer registered inside the window, and plan_dataset needs about 39 bytes per
+window-active customer more while it pairs: about 53 bytes per window-active customer in all
+(measured from 1M to 30M customers by benchmarks/scaleout.py), that is 11.7 bytes per customer
+with the default scenario, where 22% of the customers are window-active: 11 GiB at a billion
+customers, on one worker. The pairing it keeps (2.4 bytes per customer: 2.3 GiB at a billion)
+lives on that worker until write_shard, which also gets 8 bytes per rewarded customer (8.8%
+of the customers) from the block tasks; a block task gets only its chunk's share.
+
 Importing this module imports dask.distributed; seeder.commands imports it only for an export
 on Dask, after checking that it is installed.
 """
