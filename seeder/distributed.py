@@ -42,12 +42,13 @@ import functools
 import logging
 import os
 import pickle
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import dask
 import numpy as np
-from distributed import Client, Future, KilledWorker, LocalCluster, wait
+from distributed import Client, Future, KilledWorker, LocalCluster, as_completed
 from distributed.client import FutureCancelledError
 from distributed.utils import silence_logging_cmgr
 
@@ -76,8 +77,8 @@ TASKS_PER_THREAD = 4
 # An existing cluster: how long to try to reach its scheduler, and to wait for a worker.
 CONNECT_SECONDS = 10
 WORKER_SECONDS = 10
-# How often the client looks at cancellation while it waits for tasks.
-POLL_SECONDS = 0.1
+# How often the client looks at tasks done, and at cancellation, while it waits.
+POLL_SECONDS = 0.02
 # The scheduler serves HTTP (health, metrics) even without a dashboard, by default on port
 # 8787, and warns when that is taken (by another cluster): any free port on loopback will do.
 _NO_HTTP_PORT = {"dashboard_address": "127.0.0.1:0"}
@@ -173,37 +174,38 @@ def export(client: Client, directory: Path, format: str, *, scenario: Scenario, 
                        *chunk_results)
         joins = [submit(_join_csv, target, table, _piece_names(table, own, shard), total)
                  for table in parts.TABLES] if format == "csv" else []
-        with client.as_current():  # distributed.wait uses the current client
-            _watch(plans, checkpoint, lambda done: report(PLANNING, done, len(blocks)))
-            # A future the client holds keeps its result on a worker; the others live as long
-            # as the tasks that need them.
-            plans.clear()
-            in_shard = sum(writes.values())
-            _watch(writes, checkpoint, lambda done: report(WRITING, done, in_shard))
-            _watch(dict.fromkeys([total, *joins], 0), checkpoint, lambda done: None)
+        _watch(client, plans, checkpoint, lambda done: report(PLANNING, done, len(blocks)))
+        # A future the client holds keeps its result on a worker; the others live as long as
+        # the tasks that need them.
+        plans.clear()
+        in_shard = sum(writes.values())
+        _watch(client, writes, checkpoint, lambda done: report(WRITING, done, in_shard))
+        _watch(client, dict.fromkeys([total, *joins], 0), checkpoint, lambda done: None)
         return total.result()
     except (KilledWorker, FutureCancelledError) as error:
         raise ExportError(f"the Dask cluster lost the export's tasks ({error}); see the "
                           "workers' logs (a worker out of memory?)") from None
 
 
-def _watch(futures: dict[Future, int], checkpoint: Callable[[], None],
+def _watch(client: Client, futures: dict[Future, int], checkpoint: Callable[[], None],
            report: Callable[[int], None]) -> None:
     """Wait for the futures, reporting the sum of the sizes of those done, and checkpoint
     while waiting; a task's error is raised here at once."""
-    pending, done = set(futures), 0
+    done = 0
     report(done)
-    while pending:
+    # Each future is watched once (not once per look: there may be tens of thousands).
+    completed = as_completed(futures, loop=client.loop)
+    while not completed.is_empty():
         checkpoint()
-        try:
-            finished, pending = wait(pending, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            continue
+        finished = completed.next_batch(block=False)
+        if not finished:
+            time.sleep(POLL_SECONDS)
         for future in finished:
             if future.status != "finished":
                 future.result()  # raises the task's error
             done += futures[future]
-        report(done)
+        if finished:
+            report(done)
 
 
 def _chunks(blocks: range, threads: int) -> list[range]:
