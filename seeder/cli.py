@@ -220,19 +220,30 @@ def _progress(announce: str | None) -> Iterator[_ProgressDisplay]:
         display.close()
 
 
+# What is said when the work has not ended CANCEL_GRACE_SECONDS after a signal, per command.
+_ENDED_ANYWAY = {
+    "populate": f"interrupted; the database did not answer within {CANCEL_GRACE_SECONDS} s, so "
+                "the connection was closed and the transaction rolled back with it",
+    "export": f"interrupted; the export did not stop within {CANCEL_GRACE_SECONDS} s and was "
+              "ended; nothing was written (a .NAME.*.partial directory left beside --out can "
+              "be removed)",
+}
+
+
 @contextlib.contextmanager
 def _cancel_on_signals(ctx: click.Context) -> Iterator[Cancellation]:
     """Ctrl-C and SIGTERM cancel the work; if it has not ended a few seconds later (a server
     that does not answer), the process ends anyway with the signal's exit status."""
     cancellation = Cancellation()
     finished = threading.Event()
+    ended_anyway = _ENDED_ANYWAY[ctx.command.name]
 
     def handler(signal_number: int, _frame) -> None:
         ctx.meta["seeder.signal"] = signal_number
         # In threads: cancelling a statement talks to the server, which may not answer.
         threading.Thread(target=cancellation.cancel, daemon=True).start()
-        threading.Thread(target=_end_unless_finished, args=(finished, signal_number),
-                         daemon=True).start()
+        threading.Thread(target=_end_unless_finished,
+                         args=(finished, signal_number, ended_anyway), daemon=True).start()
 
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.signal(number, handler) for number in handled}
@@ -244,12 +255,10 @@ def _cancel_on_signals(ctx: click.Context) -> Iterator[Cancellation]:
             signal.signal(number, old)
 
 
-def _end_unless_finished(finished: threading.Event, signal_number: int) -> None:
+def _end_unless_finished(finished: threading.Event, signal_number: int, message: str) -> None:
     if finished.wait(CANCEL_GRACE_SECONDS):
         return
-    sys.stderr.write(f"seeder: error: interrupted; the database did not answer within "
-                     f"{CANCEL_GRACE_SECONDS} s, so the connection was closed and the "
-                     "transaction rolled back with it\n")
+    sys.stderr.write(f"seeder: error: {message}\n")
     sys.stderr.flush()
     os._exit(_SIGNAL_EXIT[signal_number])
 
