@@ -73,9 +73,10 @@ class UuidText(TypeDecorator[UUID]):
 
 # An INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT would make it a separate column.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-# Native uuid on PostgreSQL; canonical 36-character text on SQLite (SQLAlchemy's default
-# there would be 32 hex digits without dashes). `uuid.UUID` values in Python on both.
-UuidColumn = Uuid(as_uuid=True).with_variant(UuidText(), "sqlite")
+# Native uuid on PostgreSQL; canonical 36-character text on SQLite and MySQL/MariaDB
+# (SQLAlchemy's default there would be 32 hex digits without dashes). `uuid.UUID` values in
+# Python on all three.
+UuidColumn = Uuid(as_uuid=True).with_variant(UuidText(), "sqlite", "mysql")
 
 
 class random_uuid(FunctionElement[UUID]):  # lower case: an SQL function
@@ -102,6 +103,12 @@ SQLITE_RANDOM_UUID = (
 @compiles(random_uuid, "sqlite")
 def _random_uuid_sqlite(element: random_uuid, compiler: Any, **kw: Any) -> str:
     return SQLITE_RANDOM_UUID
+
+
+# MySQL and MariaDB make UUIDs with UUID(): version 1 (time and host based), not random.
+@compiles(random_uuid, "mysql")
+def _random_uuid_mysql(element: random_uuid, compiler: Any, **kw: Any) -> str:
+    return "(uuid())"
 
 
 @compiles(random_uuid)

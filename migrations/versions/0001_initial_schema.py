@@ -33,8 +33,8 @@ depends_on: str | Sequence[str] | None = None
 # Frozen copies of the column types in seeder/models.py (Id and UuidText there).
 # An INTEGER PRIMARY KEY is SQLite's rowid alias; BIGINT everywhere else.
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# Native uuid on PostgreSQL; canonical 36-character text on SQLite.
-UUID_TEXT = sa.Uuid(as_uuid=False).with_variant(sa.String(length=36), "sqlite")
+# Native uuid on PostgreSQL; canonical 36-character text on SQLite and MySQL/MariaDB.
+UUID_TEXT = sa.Uuid(as_uuid=False).with_variant(sa.String(length=36), "sqlite", "mysql")
 
 # The notebook's final `customers` frame: customer_id, date_registered, car_make, car_model,
 # car_year, recommended_someone, is_recommended. Each customer has one car; the LEFT JOIN keeps
@@ -211,26 +211,10 @@ def downgrade() -> None:
     op.execute("DROP VIEW transaction_list")
     op.execute("DROP VIEW customer_list")
 
+    # A table's indexes go with it (MySQL refuses to drop an index a foreign key needs).
     op.drop_table("seed_runs")
-
-    op.drop_index("ix_referral_links_referrer_id", table_name="referral_links")
-    op.drop_index("uq_referral_links_referred_id", table_name="referral_links")
     op.drop_table("referral_links")
-
-    op.drop_index("ix_transactions_transaction_date", table_name="transactions")
-    op.drop_index("ix_transactions_service_id", table_name="transactions")
-    op.drop_index("ix_transactions_car_id", table_name="transactions")
-    op.drop_index("ix_transactions_customer_id", table_name="transactions")
-    op.drop_index("uq_transactions_uuid", table_name="transactions")
     op.drop_table("transactions")
-
-    op.drop_index("uq_services_category_name", table_name="services")
     op.drop_table("services")
-
-    op.drop_index("ix_cars_customer_id", table_name="cars")
-    op.drop_index("uq_cars_vin", table_name="cars")
     op.drop_table("cars")
-
-    op.drop_index("uq_customers_email", table_name="customers")
-    op.drop_index("uq_customers_uuid", table_name="customers")
     op.drop_table("customers")

@@ -12,6 +12,8 @@ seed_runs.numpy_version.
   definitions with the procedure SQLite documents for changing defaults (ALTER TABLE,
   "Making Other Kinds Of Table Schema Changes"): edit sqlite_schema under writable_schema and
   bump schema_version, in the same transaction.
+- MySQL/MariaDB: every data table's id becomes AUTO_INCREMENT (InnoDB continues after the
+  largest id in the table), and `uuid` columns default to the server's UUID() (version 1).
 - seed_runs gets a nullable numpy_version column.
 
 Revision ID: 0002
@@ -45,6 +47,8 @@ SQLITE_RANDOM_UUID = (
     "substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || "
     "substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
 )
+UUID_TEXT = sa.String(length=36)
+MYSQL_UUID = sa.text("(uuid())")
 
 
 def upgrade() -> None:
@@ -61,6 +65,13 @@ def upgrade() -> None:
                             existing_type=sa.Uuid(), existing_nullable=False)
     elif dialect == "sqlite":
         _set_sqlite_uuid_default(SQLITE_RANDOM_UUID, previous=None)
+    elif dialect == "mysql":
+        for table, id_type in ID_TABLES.items():
+            op.alter_column(table, "id", autoincrement=True, existing_type=id_type,
+                            existing_nullable=False)
+        for table in UUID_TABLES:
+            op.alter_column(table, "uuid", server_default=MYSQL_UUID, existing_type=UUID_TEXT,
+                            existing_nullable=False)
     else:
         raise NotImplementedError(f"revision 0002 has no steps for {dialect}")
     op.add_column("seed_runs", sa.Column("numpy_version", sa.String(length=40), nullable=True))
@@ -80,6 +91,13 @@ def downgrade() -> None:
                             existing_nullable=False)
     elif dialect == "sqlite":
         _set_sqlite_uuid_default(None, previous=SQLITE_RANDOM_UUID)
+    elif dialect == "mysql":
+        for table in UUID_TABLES:
+            op.alter_column(table, "uuid", server_default=None, existing_server_default=MYSQL_UUID,
+                            existing_type=UUID_TEXT, existing_nullable=False)
+        for table, id_type in ID_TABLES.items():
+            op.alter_column(table, "id", autoincrement=False, existing_type=id_type,
+                            existing_nullable=False)
     else:
         raise NotImplementedError(f"revision 0002 has no steps for {dialect}")
 

@@ -4,13 +4,16 @@ The texts are frozen copies of the `comment=` descriptions in seeder/models.py a
 revision (this file must never import the models: changed descriptions belong in later
 revisions); `alembic check` compares the table and column comments with the models, and
 tests/test_schema_docs.py the view comments. SQLite keeps no comments, so this revision does
-nothing there.
+nothing there. MySQL/MariaDB keep table and column comments but none on views; a column's
+comment is part of its definition there, so each column is redefined as it is, with the
+comment added.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02 11:00:00.000000
 """
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -237,7 +240,12 @@ VIEW_COLUMN_COMMENTS = {
 
 
 def upgrade() -> None:
-    if op.get_context().dialect.name != "postgresql":
+    dialect = op.get_context().dialect.name
+    if dialect == "mysql":
+        for table, comment in TABLE_COMMENTS.items():
+            op.create_table_comment(table, comment)
+        _mysql_column_comments(COLUMN_COMMENTS)
+    if dialect != "postgresql":
         return
     for table, comment in TABLE_COMMENTS.items():
         op.create_table_comment(table, comment)
@@ -249,7 +257,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name != "postgresql":
+    dialect = op.get_context().dialect.name
+    if dialect == "mysql":
+        _mysql_column_comments({table: dict.fromkeys(columns) for table, columns
+                                in COLUMN_COMMENTS.items()})
+        for table, comment in TABLE_COMMENTS.items():
+            op.drop_table_comment(table, existing_comment=comment)
+    if dialect != "postgresql":
         return
     for table, columns in {**COLUMN_COMMENTS, **VIEW_COLUMN_COMMENTS}.items():
         for column, comment in columns.items():
@@ -265,3 +279,23 @@ def _comment_on_view(view: str, comment: str | None) -> None:
     dialect = op.get_context().dialect
     text = "NULL" if comment is None else sa.String().literal_processor(dialect=dialect)(comment)
     op.execute(sa.DDL(f"COMMENT ON VIEW {view} IS {text}"))
+
+
+def _mysql_column_comments(comments: dict[str, dict[str, str | None]]) -> None:
+    """Set (or, with None, remove) column comments on MySQL/MariaDB: each column is redefined
+    with MODIFY as SHOW CREATE TABLE gives it, its old comment replaced."""
+    connection = op.get_bind()
+    quote = sa.String().literal_processor(dialect=connection.dialect)
+    for table, columns in comments.items():
+        create = connection.exec_driver_sql(f"SHOW CREATE TABLE `{table}`").one()[1]
+        # Column lines start with the quoted name; key and constraint lines with a keyword.
+        definitions = dict(re.findall(r"^\s+`(\w+)` (.*?),?$", create, re.MULTILINE))
+        clauses = []
+        for column, comment in columns.items():
+            # MariaDB writes a column's CHECK (JSON columns have one) after its comment.
+            definition, check, rest = definitions[column].partition(" CHECK (")
+            definition = re.sub(r" COMMENT '(?:[^']|'')*'$", "", definition)
+            if comment is not None:
+                definition += f" COMMENT {quote(comment)}"
+            clauses.append(f"MODIFY `{column}` {definition}{check}{rest}")
+        op.execute(f"ALTER TABLE `{table}` {', '.join(clauses)}")
