@@ -69,6 +69,9 @@ LOCAL_INFILE_REFUSED = (1148, 2068, 3948)
 
 class MySQLBackend(Backend):
     name = "mysql"
+    title = "MySQL/MariaDB"
+    # Every DDL statement commits: the load cannot stay inside one transaction.
+    transactional_ddl = False
     # mariadb:// is SQLAlchemy's name for the same dialect; PyMySQL serves both servers.
     schemes = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
 

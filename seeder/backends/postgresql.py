@@ -84,6 +84,7 @@ STAGING_SCHEMA_PREFIX = "seeder_load_"
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    title = "PostgreSQL"
     schemes = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
     driver_errors = (psycopg.Error,)
 

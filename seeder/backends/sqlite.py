@@ -44,6 +44,7 @@ def sqlite_file(url: URL) -> Path | None:
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    title = "SQLite"
     schemes = {"sqlite": "sqlite+pysqlite"}
     driver_errors = (sqlite3.Error,)
 
