@@ -20,8 +20,9 @@ MariaDB (a fresh database `seeder_bench_*` per measurement, `seeder init-db`-ed)
   a. `seeder populate`
   b. mariadb LOAD DATA LOCAL INFILE into    (one mariadb process, --local-infile=1, autocommit,
      the full schema                        FOREIGN_KEY_CHECKS and UNIQUE_CHECKS on)
-  c. mariadb, mysqldump/restore way         (same, but each table's secondary indexes and
-                                            foreign keys dropped first (the primary key, InnoDB's
+  c. mariadb, mysqldump/restore way         (same, but each table's secondary indexes, those
+                                            InnoDB made for foreign keys included, and foreign
+                                            keys dropped first (the primary key, InnoDB's
                                             clustered index, stays: the CSVs are in key order),
                                             SET foreign_key_checks=0 as mysqldump's output does,
                                             then one ALTER TABLE per table adds them back and
@@ -38,10 +39,11 @@ SQLite (a fresh `seeder init-db`-ed file per measurement):
 Peak RSS is the child's own ru_maxrss from os.wait4(); Linux carries it across exec, so it is
 never below this (stdlib-only) process's RSS, printed as the floor.
 Row counts (for rows/s) are the data rows of the 5 CSV files; every load is checked to hold
-exactly those counts afterwards, and the restore ways to end with the schema's indexes and keys.
+exactly those counts afterwards; MariaDB's restore way also to end with the migrated schema's
+indexes and foreign keys, by name (PostgreSQL's prints how many indexes it ended with).
 A sync precedes each timed run, and a flush of the server's dirty pages: CHECKPOINT on
 PostgreSQL; on MariaDB, which has no such statement, innodb_max_dirty_pages_pct set to 0 until
-the buffer pool is clean and purge is done, then set back.
+the buffer pool is clean (at most 30 s), then set back.
 MiB = 2**20 bytes.
 """
 
@@ -317,7 +319,7 @@ class MySQLServer:
         self.serial += 1
         name = f"{DB_PREFIX}{os.getpid()}_{self.serial}_{label}"
         self.drop(name)
-        self.sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        self.sql(f"CREATE DATABASE `{name}`")
         self.created.append(name)
         run([*SEEDER, "--database-url", self.url(name), "init-db"])
         return name
