@@ -360,8 +360,8 @@ def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path 
 
     The CSV files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER, the sqlite3
     shell's .import --csv --skip 1, or MySQL's LOAD DATA ... FIELDS TERMINATED BY ','
-    OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' IGNORE 1 LINES. --workers and --scheduler run on Dask, and --format
-    parquet needs pyarrow: pip install 'seeder[distributed]'.
+    OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' IGNORE 1 LINES. --workers and --scheduler run
+    on Dask, and --format parquet needs pyarrow: pip install 'seeder[distributed]'.
 
     \b
       seeder export --customers 5000 --seed 42 --out data/

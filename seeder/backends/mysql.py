@@ -14,6 +14,10 @@ nothing live has changed, so an error, a cancellation or a killed connection lea
 dataset; the shadow tables are dropped at once, or by the next populate when the connection
 died with them.
 
+The server parses and inserts each LOAD DATA, and sorts each index, on one core while the
+client mostly waits for it; so a second connection (a lane) loads and indexes the transactions
+and referral links while the first does the customers, cars and services.
+
 The swap is the point of no return: the seed_runs row is written right after it, in its own
 transaction.
 
@@ -32,11 +36,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, text
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
@@ -62,6 +69,10 @@ SWAP_ATTEMPT_SECONDS = 2
 SWAP_WAIT_SECONDS = 60
 SHADOW_PREFIX = "seeder_new_"
 RETIRED_PREFIX = "seeder_old_"
+# Loaded and indexed over the second connection; the other tables over the first.
+SECOND_LANE = ("transactions", "referral_links")
+# Batches waiting for the second connection: bounds the memory they hold.
+LANE_QUEUE_BATCHES = 2
 # Server error codes seeder tells apart.
 LOCK_WAIT_TIMEOUT = 1205
 LOCAL_INFILE_REFUSED = (1148, 2068, 3948)
@@ -133,17 +144,10 @@ class MySQLBackend(Backend):
     def interrupter(self, connection: Connection) -> Callable[[], None]:
         driver = connection.connection.driver_connection
         thread_id = driver.thread_id()
-        arguments = dict(host=driver.host, port=driver.port, user=driver.user,
-                         password=driver.password, connect_timeout=5)
 
         def interrupt() -> None:
-            # The statement runs on the server: another session asks the server to stop it.
-            killer = pymysql.connect(**arguments)
-            try:
-                with killer.cursor() as cursor:
-                    cursor.execute(f"KILL QUERY {int(thread_id)}")
-            finally:
-                killer.close()
+            # A loader's second connection works for this one: it stops too.
+            _kill_queries(driver, [thread_id, *_LANES.get(thread_id, ())])
 
         return interrupt
 
@@ -162,12 +166,15 @@ class MySQLLoader:
             metadata, name=f"{SHADOW_PREFIX}{self._run}_{table.name}") for table in DATA_TABLES}
         self._retired = {table.name: f"{RETIRED_PREFIX}{self._run}_{table.name}"
                          for table in DATA_TABLES}
+        self._lane: _Lane | None = None
 
     @contextlib.contextmanager
     def settings(self) -> Iterator[None]:
         try:
             yield
         finally:
+            if self._lane is not None:
+                self._lane.close()
             # Whatever this run left: its shadow tables after a failure, the old tables after
             # a swap whose cleanup failed. On a dead connection the next populate does it.
             with contextlib.suppress(Exception):
@@ -183,11 +190,19 @@ class MySQLLoader:
              "retired": RETIRED_PREFIX.replace("_", r"\_") + "%"}).all())
         for shadow in self._shadows.values():
             self._connection.execute(CreateTable(shadow, include_foreign_key_constraints=[]))
+        self._lane = _Lane(self._connection)
 
     def encode(self, batch: Batch) -> bytes:
         return csv_lines(batch)
 
     def write(self, batch: Batch, encoded: bytes) -> None:
+        if batch.table in SECOND_LANE:
+            self._lane.submit(lambda cursor: self._load(cursor, batch, encoded))
+        else:
+            with self._cursor() as cursor:
+                self._load(cursor, batch, encoded)
+
+    def _load(self, cursor: Any, batch: Batch, encoded: bytes) -> None:
         # PyMySQL sends a LOCAL INFILE by opening its path; an in-memory file serves it.
         fd = os.memfd_create("seeder-batch")
         try:
@@ -196,58 +211,80 @@ class MySQLLoader:
                 view = view[os.write(fd, view):]
             quote = self._quote
             columns = ", ".join(map(quote, batch.columns))
-            with self._connection.connection.driver_connection.cursor() as cursor:
-                cursor.execute(
-                    f"LOAD DATA LOCAL INFILE '/dev/fd/{fd}' "
-                    f"INTO TABLE {quote(self._shadows[batch.table].name)} CHARACTER SET utf8mb4 "
-                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-                    f"LINES TERMINATED BY '\\n' ({columns})")
-                # With LOCAL the server cannot stop the client midway, so it turns bad rows
-                # (a duplicate key, a failed CHECK) into warnings and skips them.
-                if cursor.warning_count or cursor.rowcount != len(batch):
-                    cursor.execute("SHOW WARNINGS LIMIT 1")
-                    warning = cursor.fetchone()
-                    raise SeederError(
-                        f"generated data does not fit table {batch.table} "
-                        f"({warning[2] if warning else f'{cursor.rowcount} of {len(batch)} rows'}"
-                        "); this is a seeder bug: please report it with the seed and size")
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE '/dev/fd/{fd}' "
+                f"INTO TABLE {quote(self._shadows[batch.table].name)} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                f"LINES TERMINATED BY '\\n' ({columns})")
+            # With LOCAL the server cannot stop the client midway, so it turns bad rows
+            # (a duplicate key, a failed CHECK) into warnings and skips them.
+            if cursor.warning_count or cursor.rowcount != len(batch):
+                cursor.execute("SHOW WARNINGS LIMIT 1")
+                warning = cursor.fetchone()
+                raise SeederError(
+                    f"generated data does not fit table {batch.table} "
+                    f"({warning[2] if warning else f'{cursor.rowcount} of {len(batch)} rows'}"
+                    "); this is a seeder bug: please report it with the seed and size")
         finally:
             os.close(fd)
 
     def finish(self, progress: Progress) -> None:
         """Indexes, checked foreign keys and statistics on the shadow tables; then the swap."""
-        shadows = list(self._shadows.values())
-        for done, (table, shadow) in enumerate(zip(DATA_TABLES, shadows, strict=True)):
-            progress(INDEXING, done, len(shadows) + 1)
-            if table.indexes:
-                self._run_sql(f"ALTER TABLE {self._quote(shadow.name)} " + ", ".join(
-                    f"ADD {'UNIQUE ' if index.unique else ''}INDEX {self._quote(index.name)} "
-                    f"({', '.join(self._quote(column.name) for column in index.columns)})"
-                    for index in sorted(table.indexes, key=lambda index: index.name)))
-        self._check_foreign_keys()
+        steps = 2 * len(DATA_TABLES) + 1
+        done = [0]
+
+        def step() -> None:
+            done[0] += 1
+            progress(INDEXING, done[0], steps)
+
+        self._lane.finish()  # every row loaded and committed
+        progress(INDEXING, 0, steps)
+        # Indexes, then foreign key checks, each lane on its own tables. Not both at once: a
+        # check's read holds the tables it reads until its transaction ends, which an index
+        # build on them would wait for.
+        for work in (self._add_indexes, self._check_foreign_keys):
+            for table in DATA_TABLES:
+                if table.name in SECOND_LANE:
+                    self._lane.submit(lambda cursor, table=table, work=work: (
+                        work(cursor, table), step()))
+            with self._cursor() as cursor:
+                for table in DATA_TABLES:
+                    if table.name not in SECOND_LANE:
+                        work(cursor, table)
+                        step()
+            self._lane.finish()
+        self._connection.connection.driver_connection.commit()
         self._add_foreign_keys()
-        progress(INDEXING, len(shadows) + 1, len(shadows) + 1)
+        progress(INDEXING, steps, steps)
         progress(ANALYZING, 0, 1)
         self._connection.exec_driver_sql(
-            "ANALYZE TABLE " + ", ".join(self._quote(shadow.name) for shadow in shadows)).all()
+            "ANALYZE TABLE " + ", ".join(
+                self._quote(shadow.name) for shadow in self._shadows.values())).all()
         progress(ANALYZING, 1, 1)
         progress(SWAPPING, 0, 1)
         self._swap()
         progress(SWAPPING, 1, 1)
 
-    def _check_foreign_keys(self) -> None:
-        for table in DATA_TABLES:
-            child = self._quote(self._shadows[table.name].name)
-            for key in table.foreign_keys:
-                parent = self._quote(self._shadows[key.column.table.name].name)
-                column, referred = self._quote(key.parent.name), self._quote(key.column.name)
-                # An anti-join as LEFT JOIN: measured twice as fast as NOT EXISTS here.
-                if self._connection.exec_driver_sql(
-                        f"SELECT 1 FROM {child} AS c LEFT JOIN {parent} AS p "
-                        f"ON p.{referred} = c.{column} WHERE p.{referred} IS NULL LIMIT 1").first():
-                    raise SeederError(
-                        f"generated data breaks the foreign key {table.name}.{key.parent.name}; "
-                        "this is a seeder bug: please report it with the seed and size")
+    def _add_indexes(self, cursor: Any, table: Table) -> None:
+        if table.indexes:
+            shadow = self._quote(self._shadows[table.name].name)
+            cursor.execute(f"ALTER TABLE {shadow} " + ", ".join(
+                f"ADD {'UNIQUE ' if index.unique else ''}INDEX {self._quote(index.name)} "
+                f"({', '.join(self._quote(column.name) for column in index.columns)})"
+                for index in sorted(table.indexes, key=lambda index: index.name)))
+
+    def _check_foreign_keys(self, cursor: Any, table: Table) -> None:
+        child = self._quote(self._shadows[table.name].name)
+        for key in sorted(table.foreign_keys, key=lambda key: key.parent.name):
+            parent = self._quote(self._shadows[key.column.table.name].name)
+            column, referred = self._quote(key.parent.name), self._quote(key.column.name)
+            # An anti-join as LEFT JOIN: measured twice as fast as NOT EXISTS here.
+            cursor.execute(f"SELECT 1 FROM {child} AS c LEFT JOIN {parent} AS p "
+                           f"ON p.{referred} = c.{column} WHERE p.{referred} IS NULL LIMIT 1")
+            if cursor.fetchall():
+                raise SeederError(
+                    f"generated data breaks the foreign key {table.name}.{key.parent.name}; "
+                    "this is a seeder bug: please report it with the seed and size")
 
     def _add_foreign_keys(self) -> None:
         taken = set(self._connection.scalars(text(
@@ -315,8 +352,93 @@ class MySQLLoader:
     def _run_sql(self, statement: str) -> None:
         self._connection.exec_driver_sql(statement)
 
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        with self._connection.connection.driver_connection.cursor() as cursor:
+            yield cursor
+
     def _quote(self, name: str) -> str:
         return self._connection.dialect.identifier_preparer.quote(name)
+
+
+# A loader's first connection (its server thread id) -> the thread ids of its other ones.
+_LANES: dict[int, list[int]] = {}
+
+
+class _Lane:
+    """A second connection and a thread that runs work on it, in order, while the caller's
+    thread goes on with the first. The first error stops the lane; the caller gets it at the
+    next submit or finish."""
+
+    def __init__(self, first: Connection) -> None:
+        self._first = first.connection.driver_connection
+        self._connection = first.engine.raw_connection()
+        driver = self._connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {LOCK_TIMEOUT_SECONDS}, "
+                           f"lock_wait_timeout = {LOCK_TIMEOUT_SECONDS}")
+        self._thread_id = driver.thread_id()
+        _LANES.setdefault(self._first.thread_id(), []).append(self._thread_id)
+        self._work: queue.Queue[Callable[[Any], None] | None] = queue.Queue(LANE_QUEUE_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="seeder-mysql-lane",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self._connection.driver_connection.cursor() as cursor:
+            while (work := self._work.get()) is not None:
+                try:
+                    if self._error is None:
+                        work(cursor)
+                except BaseException as error:  # handed to the caller's thread
+                    self._error = error
+                finally:
+                    self._work.task_done()
+        self._work.task_done()
+
+    def submit(self, work: Callable[[Any], None]) -> None:
+        self._raise()
+        self._work.put(work)
+
+    def finish(self) -> None:
+        """Wait for everything submitted, and commit it (loads become visible to the first
+        connection, reads let go of their tables); its error, if any."""
+        self._work.join()
+        self._raise()
+        self._connection.driver_connection.commit()
+
+    def close(self) -> None:
+        """Stop the work (a running statement too) and give the connection back."""
+        if self._thread.is_alive():
+            if self._work.unfinished_tasks:
+                self._error = self._error or SeederError("stopped")
+                with contextlib.suppress(Exception):
+                    _kill_queries(self._first, [self._thread_id])
+            self._work.put(None)
+            self._thread.join()
+        _LANES.pop(self._first.thread_id(), None)
+        with contextlib.suppress(Exception):
+            self._connection.rollback()
+        with contextlib.suppress(Exception):
+            self._connection.close()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, SeederError("stopped")
+            raise error
+
+
+def _kill_queries(driver: Any, thread_ids: list[int]) -> None:
+    """Stop what the sessions run, over a connection of its own (callable from any thread)."""
+    killer = pymysql.connect(host=driver.host, port=driver.port, user=driver.user,
+                             password=driver.password, connect_timeout=5)
+    try:
+        with killer.cursor() as cursor:
+            for thread_id in thread_ids:
+                cursor.execute(f"KILL QUERY {int(thread_id)}")
+    finally:
+        killer.close()
 
 
 def _code(error: Exception) -> int | None:
