@@ -36,13 +36,14 @@ from support import (
 
 from seeder.exercises import (
     QueryTimeout,
+    cache_directory,
     check,
     drop_variants,
     get_exercise,
     load_exercises,
     variant_seeds,
 )
-from seeder.exercises.variants import cache_directory, variant_name
+from seeder.exercises.variants import variant_name
 from seeder.models import DATA_TABLES, SeedRun, Transaction
 from seeder.urls import display_url
 
