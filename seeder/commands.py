@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from seeder import limits, parts, schema
 from seeder.cancel import Cancellation
@@ -261,7 +261,8 @@ def info(target: Target) -> dict[str, Any]:
         first_visit, last_visit, revenue, free = connection.execute(select(
             func.min(Transaction.transaction_date), func.max(Transaction.transaction_date),
             func.coalesce(func.sum(Transaction.price), 0),
-            func.count().filter(Transaction.price == 0),
+            # Not COUNT(*) FILTER (WHERE ...): MySQL has no FILTER clause.
+            func.coalesce(func.sum(case((Transaction.price == 0, 1), else_=0)), 0),
         )).one()
         first_registration, last_registration = connection.execute(select(
             func.min(Customer.registered_on), func.max(Customer.registered_on))).one()
@@ -306,7 +307,7 @@ def info(target: Target) -> dict[str, Any]:
         "first_transaction": _iso(first_visit),
         "last_transaction": _iso(last_visit),
         "revenue": int(revenue),
-        "free_services": free,
+        "free_services": int(free),
         "referrals": counts["referral_links"],
         "first_registration": _iso(first_registration),
         "last_registration": _iso(last_registration),

@@ -45,15 +45,18 @@ class Database:
                 connection.begin()
             self.backend.begin(connection, write=write)
         try:
-            with self.errors():
-                yield connection
-        except BaseException:
+            try:
+                with self.errors():
+                    yield connection
+            except BaseException:
+                if self.owns_transaction:
+                    with contextlib.suppress(Exception):
+                        connection.rollback()
+                raise
             if self.owns_transaction:
-                with contextlib.suppress(Exception):
-                    connection.rollback()
-            raise
-        if self.owns_transaction:
-            self._commit()
+                self._commit()
+        finally:
+            self.backend.end(connection)
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

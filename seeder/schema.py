@@ -127,10 +127,11 @@ def drop_everything(connection: Connection) -> None:
     damaged or not."""
     from seeder.models import Base
 
+    quote = connection.dialect.identifier_preparer.quote
     for view in VIEWS:
-        connection.execute(text(f'DROP VIEW IF EXISTS "{view}"'))
+        connection.execute(text(f"DROP VIEW IF EXISTS {quote(view)}"))
     Base.metadata.drop_all(connection, checkfirst=True)
-    connection.execute(text('DROP TABLE IF EXISTS "alembic_version"'))
+    connection.execute(text(f"DROP TABLE IF EXISTS {quote('alembic_version')}"))
 
 
 RESET_HINT = "run `seeder reset-db --yes` to rebuild it (this deletes the data)"

@@ -1,9 +1,9 @@
-"""Shared fixtures: every database test runs on a fresh SQLite file and a fresh PostgreSQL database.
+"""Shared fixtures: every database test runs on a fresh SQLite file, a fresh PostgreSQL database
+and a fresh MariaDB database.
 
-The databases come from support.new_database: PostgreSQL is reached through an admin URL
-(default: the local trust-auth server, override with $SEEDER_TEST_POSTGRES_URL). When it cannot
-be reached the PostgreSQL cases are skipped, except under CI=true, where they fail: CI must test
-both backends.
+The databases come from support.new_database, on the servers its admin URLs name. When a server
+cannot be reached its cases are skipped, except under CI=true, where they fail: CI must test
+every backend.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def backend(database_url: str) -> str:
-    """'sqlite' or 'postgresql', matching database_url."""
+    """'sqlite', 'postgresql' or 'mysql', matching database_url."""
     return make_url(database_url).get_backend_name()
 
 

@@ -1,8 +1,9 @@
 """What the test modules share: throwaway databases and running the CLI in-process.
 
-PostgreSQL is reached through an admin URL (default: the local trust-auth server, override with
-$SEEDER_TEST_POSTGRES_URL). When it cannot be reached the PostgreSQL cases are skipped, except
-under CI=true, where they fail: CI must test both backends.
+PostgreSQL and MariaDB (or MySQL) are reached through admin URLs (defaults: the local servers,
+override with $SEEDER_TEST_POSTGRES_URL and $SEEDER_TEST_MYSQL_URL). When a server cannot be
+reached its cases are skipped, except under CI=true, where they fail: CI must test every
+backend.
 
 pytest puts tests/ on sys.path (it has no __init__.py), so test modules `from support import`.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pymysql
 import pytest
 from click.testing import CliRunner, Result
 from psycopg import sql
@@ -35,7 +37,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
-BACKENDS = ["sqlite", "postgresql"]
+MYSQL_ADMIN_URL = os.environ.get("SEEDER_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql")
+
+BACKENDS = ["sqlite", "postgresql", "mysql"]
 
 
 # --- databases --------------------------------------------------------------------------------
@@ -51,23 +55,48 @@ def admin_connection() -> psycopg.Connection:
     try:
         return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        reason = " ".join(str(exc).split())
-    shown = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
-    message = (
-        f"PostgreSQL is not reachable at {shown} ({reason}); "
-        "start it or point SEEDER_TEST_POSTGRES_URL at a server"
-    )
+        _unreachable("PostgreSQL", POSTGRES_ADMIN_URL, " ".join(str(exc).split()),
+                     "SEEDER_TEST_POSTGRES_URL")
+
+
+def _unreachable(name: str, url: str, reason: str, variable: str) -> None:
+    shown = make_url(url).render_as_string(hide_password=True)
+    message = (f"{name} is not reachable at {shown} ({reason}); "
+               f"start it or point {variable} at a server")
     if _in_ci():
-        pytest.fail(f"CI=true requires PostgreSQL: {message}", pytrace=False)
+        pytest.fail(f"CI=true requires {name}: {message}", pytrace=False)
     pytest.skip(message)
+
+
+def mysql_admin_connection() -> pymysql.Connection:
+    """An autocommit connection to MYSQL_ADMIN_URL; skips the test (fails under CI=true)
+    when the server cannot be reached."""
+    url = make_url(MYSQL_ADMIN_URL)
+    try:
+        return pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
+                               password=url.password or "", autocommit=True, connect_timeout=5)
+    except pymysql.Error as exc:
+        _unreachable("MariaDB", MYSQL_ADMIN_URL, " ".join(str(exc).split()),
+                     "SEEDER_TEST_MYSQL_URL")
 
 
 @contextlib.contextmanager
 def new_database(backend: str, directory: Path) -> Iterator[str]:
     """A new empty database URL, as a user would write it: a file in `directory` on SQLite,
-    a uniquely named database on PostgreSQL (dropped afterwards)."""
+    a uniquely named database on PostgreSQL or MariaDB (dropped afterwards)."""
     if backend == "sqlite":
         yield f"sqlite:///{directory}/test.db"
+        return
+    if backend == "mysql":
+        name = f"seeder_test_{uuid.uuid4().hex[:12]}"
+        with mysql_admin_connection() as admin, admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        try:
+            yield make_url(MYSQL_ADMIN_URL).set(database=name).render_as_string(
+                hide_password=False)
+        finally:
+            with mysql_admin_connection() as admin, admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         return
     name = f"seeder_test_{uuid.uuid4().hex[:12]}"
     with admin_connection() as admin:

@@ -16,7 +16,8 @@ The interface (what each backend provides):
   created implicitly (a SQLite file), and `remove_new_database(url)` removes what a failed
   first use (init-db on a full disk) created.
 - `begin(connection, write=...)`: turns SQLAlchemy's transaction into a real one on the server
-  (SQLite's BEGIN / BEGIN IMMEDIATE) and sets session limits (lock timeouts).
+  (SQLite's BEGIN / BEGIN IMMEDIATE) and sets session limits (lock timeouts); `end(connection)`
+  runs after that transaction's commit or rollback (releasing what outlives transactions).
 - `error(error, display)`: a driver or SQLAlchemy error as the SeederError the user sees,
   one line with the driver's own reason (`reason(error)`); `driver_errors`: the exception
   types the driver raises from calls seeder makes on it directly (COPY, executemany).
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 BACKENDS = {
     "sqlite": "seeder.backends.sqlite",
     "postgresql": "seeder.backends.postgresql",
+    "mysql": "seeder.backends.mysql",
 }
 
 class Loader(Protocol):
@@ -182,6 +184,9 @@ class Backend:
 
     def begin(self, connection: Connection, *, write: bool) -> None:
         """Make the transaction SQLAlchemy began a real one, with seeder's session limits."""
+
+    def end(self, connection: Connection) -> None:
+        """After the transaction's commit or rollback: release what the session still holds."""
 
     def error(self, error: Exception, display: str, engine: Engine | None = None
               ) -> SeederError:
