@@ -8,14 +8,15 @@ Three layers keep a check read-only, so that no single mistake can change the da
    sqlite3 refuses a second statement and PRAGMA query_only refuses writes; on PostgreSQL the
    query is the body of a server-side cursor (DECLARE ... CURSOR FOR), sent with the extended
    protocol, which accepts one statement and only a SELECT or VALUES without data-modifying
-   WITH, in a READ ONLY transaction. Either way the transaction is rolled back.
+   WITH, in a READ ONLY transaction; on MySQL/MariaDB PyMySQL sends one statement (a second
+   is a syntax error) in a transaction started READ ONLY. Either way it is rolled back.
 
-Rows are streamed (a server-side cursor on PostgreSQL), so a learner's query that returns the
-whole transactions table is counted, not held in memory. A time limit stops a learner's query
-that would run for hours (a `NOT IN` over a large subquery does on PostgreSQL): the backend's
-own where it has one (PostgreSQL's statement_timeout for each statement, SQLite's progress
-handler while the query runs), and on every backend a deadline for the whole query, fetching
-included.
+Rows are streamed (a server-side cursor on PostgreSQL, an unbuffered one on MySQL), so a
+learner's query that returns the whole transactions table is counted, not held in memory. A
+time limit stops a learner's query that would run for hours (a `NOT IN` over a large subquery
+does on PostgreSQL): the backend's own where it has one (PostgreSQL's statement_timeout for
+each statement, MariaDB's max_statement_time, SQLite's progress handler while the query runs),
+and on every backend a deadline for the whole query, fetching included.
 
 `check(target, exercise_id, query)` is the whole check on a database: the learner's database,
 then the hidden variants (seeder.exercises.variants), built or reused only when the result on

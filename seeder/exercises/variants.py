@@ -21,6 +21,10 @@ store (seeder.backends):
   it, an administrator can create the two databases for the learner (owned by the learner) and
   seeder fills them. One check builds a variant while others wait for it (a session advisory
   lock in the variant database), then they reuse it.
+- MySQL/MariaDB: the same, with the learner's database's character set and collation;
+  creating it needs the CREATE privilege on it (an administrator can create the two
+  databases and grant the learner all privileges on them), and the build is serialised with
+  a named server lock (GET_LOCK).
 
 A variant is reused when its last seed_runs row shows the expected seed, number of customers,
 scenario and generator version; otherwise it is filled again (a populate with replace).
@@ -117,8 +121,9 @@ def _fill(target: Target, *, customers: int, seed: int, scenario: Scenario,
 
 def drop_variants(target: Target, *, every: bool = False) -> list[str]:
     """Drop the hidden variants of the target's populates (every row of its seed_runs log), or
-    with `every` all variants on its server (PostgreSQL: the current user's) or in the cache
-    directory (SQLite). Returns what was dropped: database names, or file paths."""
+    with `every` all variants on its server (PostgreSQL: the current user's; MySQL: those it
+    can see) or in the cache directory (SQLite). Returns what was dropped: database names, or
+    file paths."""
     with open_database(target) as db:
         store = db.backend.variants
         url = db.connection.engine.url
