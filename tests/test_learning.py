@@ -28,6 +28,7 @@ from support import (
     BACKENDS,
     admin_connection,
     invoke,
+    mysql_admin_connection,
     new_database,
     ok,
     one_line_error,
@@ -448,6 +449,57 @@ def test_a_learner_without_createdb_is_told_what_to_do(tmp_path: Path) -> None:
                 for name in names:
                     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                                   .format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def _mysql_user_who_may_read(database: str) -> Iterator[str]:
+    """A MariaDB account that may read `database` and create nothing, as 'name'@'%'."""
+    account = f"'seeder_learner_{uuid.uuid4().hex[:8]}'@'%'"
+    with mysql_admin_connection() as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER {account}")
+        cursor.execute(f"GRANT SELECT ON `{database}`.* TO {account}")
+    try:
+        yield account
+    finally:
+        with mysql_admin_connection() as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP USER {account}")
+
+
+def test_a_mariadb_learner_who_may_not_create_databases_is_told_what_to_do(
+        tmp_path: Path) -> None:
+    with new_database("mysql", tmp_path) as admin_url:
+        ok(invoke(admin_url, "init-db"))
+        ok(invoke(admin_url, "populate", "--customers", "400", "--seed", "8"))
+        with _mysql_user_who_may_read(make_url(admin_url).database) as account:
+            user = account.split("'")[1]
+            url = make_url(admin_url).set(username=user).render_as_string(hide_password=False)
+            names = [variant_name(400, seed) for seed in variant_seeds(8)]
+            before = fingerprint(admin_url)
+
+            result = check_stdin(url, UNORDERED, answer(url, UNORDERED))
+            assert one_line_error(result) == (
+                f"seeder: error: a check compares your result on hidden variant databases on "
+                f"the same server, and {account} may not create them (Access denied for user "
+                f"{account} to database '{names[0]}'); ask an administrator to grant it (GRANT "
+                f"ALL ON `seeder\\_variant\\_%`.* TO {account}), or to create the databases "
+                f"{names[0]} and {names[1]} and grant {account} all privileges on them")
+
+            # What the message offers: an administrator creates them, seeder fills them.
+            try:
+                with mysql_admin_connection() as admin, admin.cursor() as cursor:
+                    for name in names:
+                        cursor.execute(f"CREATE DATABASE `{name}`")
+                        cursor.execute(f"GRANT ALL ON `{name}`.* TO {account}")
+                assert ok(check_stdin(url, UNORDERED, answer(url, UNORDERED))).stdout == (
+                    "correct\n")
+                assert fingerprint(admin_url) == before
+                # --all drops every variant the user can see: here exactly these two.
+                dropped = ok(invoke(url, "exercises", "clean", "--all")).stdout.splitlines()
+                assert dropped == [f"dropped {name}" for name in sorted(names)]
+            finally:
+                with mysql_admin_connection() as admin, admin.cursor() as cursor:
+                    for name in names:
+                        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def test_concurrent_checks_of_a_new_variant_both_succeed(url: str, tmp_path: Path) -> None:
