@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from seeder.backends import Backend, backend_for_url, backend_named
-from seeder.errors import CommitOutcomeUnknown, DatabaseError
+from seeder.errors import CommitOutcomeUnknown, DatabaseError, InvalidArgument
 from seeder.urls import display_url, parse_database_url
 
 Target = str | URL | Engine | Connection
@@ -40,6 +40,10 @@ class Database:
         Database errors leave as SeederErrors; a failed COMMIT says whether the outcome is known.
         """
         connection = self.connection
+        if write and not self.owns_transaction and not self.backend.transactional_ddl:
+            raise InvalidArgument(
+                f"{self.backend.title} commits schema changes at once, so seeder cannot leave "
+                "its writes to your transaction: pass a URL or an Engine, not a Connection")
         with self.errors():
             if self.owns_transaction:
                 connection.begin()

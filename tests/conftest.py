@@ -32,6 +32,13 @@ def postgres_database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def mysql_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new empty MariaDB (or MySQL) database for one test, dropped afterwards."""
+    with new_database("mysql", tmp_path) as url:
+        yield url
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL as a user would write it, on each backend."""

@@ -276,17 +276,20 @@ def test_views_return_the_data(populated: Populated) -> None:
 # --- determinism ------------------------------------------------------------------------------
 
 
-def test_same_seed_gives_identical_rows_on_sqlite_and_postgresql(
-    tmp_path: Path, postgres_database_url: str
+def test_same_seed_gives_identical_rows_on_every_backend(
+    tmp_path: Path, postgres_database_url: str, mysql_database_url: str
 ) -> None:
     sqlite_url = f"sqlite:///{tmp_path}/same.db"
-    for url in (sqlite_url, postgres_database_url):
+    urls = (sqlite_url, postgres_database_url, mysql_database_url)
+    for url in urls:
         ok(invoke(url, "init-db"))
         ok(_populate(url, CUSTOMERS, 7))
-    sqlite_rows, postgres_rows = _dump(sqlite_url), _dump(postgres_database_url)
+    sqlite_rows = _dump(sqlite_url)
     assert len(sqlite_rows["customers"]) == CUSTOMERS
-    for name in sqlite_rows:
-        assert sqlite_rows[name] == postgres_rows[name], name
+    for url in urls[1:]:
+        rows = _dump(url)
+        for name in sqlite_rows:
+            assert rows[name] == sqlite_rows[name], (make_url(url).get_backend_name(), name)
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

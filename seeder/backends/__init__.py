@@ -7,8 +7,11 @@ module, one line in BACKENDS, and its tests.
 
 The interface (what each backend provides):
 
-- `name`, `schemes`: the dialect name, and the URL schemes users write for it with the
-  SQLAlchemy driver each one means (`postgresql://` -> `postgresql+psycopg`).
+- `name`, `title`, `schemes`: the dialect name, the product's name for messages, and the URL
+  schemes users write for it with the SQLAlchemy driver each one means (`postgresql://` ->
+  `postgresql+psycopg`).
+- `transactional_ddl`: whether schema changes wait for the transaction's commit; without it
+  seeder writes only in transactions of its own, never in a caller's.
 - `driver_url(url)`: the URL with seeder's driver, its options checked by `check_url(url)`
   (DatabaseURLError).
 - `create_engine(url)`: an engine with seeder's connect arguments (timeouts) and per-connection
@@ -151,6 +154,8 @@ class Backend:
     """One database product: see the module docstring for what each member does."""
 
     name: ClassVar[str]
+    title: ClassVar[str]
+    transactional_ddl: ClassVar[bool] = True
     # URL scheme users write -> SQLAlchemy driver name seeder uses for it.
     schemes: ClassVar[dict[str, str]]
     driver_errors: ClassVar[tuple[type[Exception], ...]]

@@ -166,6 +166,9 @@ class MySQLVariants:
 
 class MySQLBackend(Backend):
     name = "mysql"
+    title = "MySQL/MariaDB"
+    # Every DDL statement commits: the load cannot stay inside one transaction.
+    transactional_ddl = False
     # mariadb:// is SQLAlchemy's name for the same dialect; PyMySQL serves both servers.
     schemes = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
     variants = MySQLVariants()

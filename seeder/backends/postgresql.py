@@ -158,6 +158,7 @@ class PostgresVariants:
 
 class PostgresBackend(Backend):
     name = "postgresql"
+    title = "PostgreSQL"
     schemes = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
     driver_errors = (psycopg.Error,)
     variants = PostgresVariants()

@@ -109,6 +109,7 @@ class SQLiteVariants:
 
 class SQLiteBackend(Backend):
     name = "sqlite"
+    title = "SQLite"
     schemes = {"sqlite": "sqlite+pysqlite"}
     driver_errors = (sqlite3.Error,)
     variants = SQLiteVariants()
