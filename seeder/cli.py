@@ -358,8 +358,9 @@ def export(ctx: click.Context, customers: int, seed: int | None, scenario: Path 
     """Write the dataset as files, without a database: a CSV file per table, or a directory
     of Parquet files per table.
 
-    The CSV files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER or the sqlite3
-    shell's .import --csv --skip 1. --workers and --scheduler run on Dask, and --format
+    The CSV files load as they are with psql's \\copy TABLE FROM FILE CSV HEADER, the sqlite3
+    shell's .import --csv --skip 1, or MySQL's LOAD DATA ... FIELDS TERMINATED BY ','
+    OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' IGNORE 1 LINES. --workers and --scheduler run on Dask, and --format
     parquet needs pyarrow: pip install 'seeder[distributed]'.
 
     \b
