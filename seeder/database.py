@@ -126,3 +126,11 @@ def _connected(engine: Engine, display: str) -> Iterator[Connection]:
     with connection:
         yield connection
 
+
+
+@contextlib.contextmanager
+def autocommit(url: URL) -> Iterator[Connection]:
+    """A connection to `url` in autocommit mode (CREATE and DROP DATABASE need one), its
+    errors as SeederErrors."""
+    with open_database(url) as db, db.errors():
+        yield db.connection.execution_options(isolation_level="AUTOCOMMIT")

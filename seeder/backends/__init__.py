@@ -33,12 +33,25 @@ The interface (what each backend provides):
 - `parallel_load(database)` (optional): a `ParallelLoad` for a populate over several
   connections, whose workers write through `staging_loader(connection, staging)`; backends
   without one refuse `workers` > 1.
+
+For the SQL exercises (seeder.exercises), which check a learner's query:
+
+- `read_only_rows(connection, query, deadline)`: a context manager that runs one learner's
+  query, inside the caller's transaction (which the caller rolls back), so that it can neither
+  write nor run a second statement, and yields its column description and an iterator over
+  its rows (streamed, not held); `deadline` (when not None) is its time limit, enforced by the
+  database where it can be; `timed_out(error)` says whether a driver error is the database
+  stopping the query for that limit, and `query_message(error)` is a failing query's error as
+  the learner sees it, in the database's own words, one line.
+- `variants`: a `VariantStore`, where the hidden variant datasets of a learner's database are
+  kept (files, or databases on the learner's server), built and reused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -99,6 +112,42 @@ class ParallelLoad(Protocol):
 
     def swap(self, connection: Connection, progress: Progress) -> None:
         """Put the staging area in place of the live tables, in the caller's transaction."""
+
+
+class Deadline(Protocol):
+    """The time limit of one learner's query."""
+
+    seconds: float  # the whole limit, for a database's own per-statement timeout
+
+    def over(self) -> bool:
+        """Whether the time is up (cheap: called often while a query runs)."""
+
+
+# What read_only_rows yields: the DB-API cursor description, and the rows.
+Rows = tuple[Sequence[Sequence[Any]], Iterator[Sequence[Any]]]
+# Makes a variant: the current schema, then its dataset (replacing any), at the URL given.
+Fill = Callable[[URL], None]
+
+
+class VariantStore(Protocol):
+    """Where one backend keeps hidden variant datasets, by name (seeder.exercises.variants
+    chooses the names and what they hold)."""
+
+    def reserve(self, learner: Database, names: Sequence[str]) -> None:
+        """Make room for the named variants of the learner's database, such as creating
+        the databases; a VariantError says what the learner lacks to do so."""
+
+    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
+             fill: Fill, opened: contextlib.ExitStack) -> Connection:
+        """A connection to the variant, outside a transaction and closed by `opened`; filled
+        first unless `current` (run in a transaction that is then ended) says it holds the
+        expected dataset. Two checks at once do not both fill it."""
+
+    def names(self, learner_url: URL, prefix: str) -> list[str]:
+        """The variants present (those that the learner's user owns), sorted."""
+
+    def drop(self, learner_url: URL, name: str) -> str:
+        """Remove one variant; what was removed, as users see it (a name or a path)."""
 
 
 class Backend:
@@ -173,6 +222,19 @@ class Backend:
 
     def staging_loader(self, connection: Connection, staging: str) -> Loader:
         raise NotImplementedError
+
+    variants: ClassVar[VariantStore]
+
+    def read_only_rows(self, connection: Connection, query: str, deadline: Deadline | None
+                       ) -> AbstractContextManager[Rows]:
+        raise NotImplementedError
+
+    def timed_out(self, error: Exception) -> bool:
+        raise NotImplementedError
+
+    def query_message(self, error: Exception) -> str:
+        """By default the driver's message, first line only."""
+        return self.reason(error)
 
 
 def backend_named(dialect: str) -> Backend:

@@ -40,17 +40,18 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, text
+from sqlalchemy import Connection, Engine, MetaData, Table, bindparam, create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
-from seeder.backends import Backend
+from seeder.backends import Backend, Deadline, Fill, Rows
 from seeder.batch import Batch
-from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError
+from seeder.database import Database, autocommit, open_database
+from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError, VariantError
 from seeder.formats import csv_lines
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
@@ -76,6 +77,101 @@ LANE_QUEUE_BATCHES = 2
 # Server error codes seeder tells apart.
 LOCK_WAIT_TIMEOUT = 1205
 LOCAL_INFILE_REFUSED = (1148, 2068, 3948)
+# A statement stopped by MariaDB's max_statement_time, or by MySQL's max_execution_time.
+STATEMENT_TIMEOUT = (1969, 3024)
+# No right to create a database: no privilege on it (1044), or none for the command (1227).
+DATABASE_ACCESS_DENIED = (1044, 1227)
+# Rows a learner's query streams per fetch.
+FETCH_SIZE = 2_000
+# Decimal places that division and AVG add (the server's maximum; the default is 4, which puts
+# avg(price) 3e-5 away from SQLite's and PostgreSQL's, beyond the check's 1e-6 tolerance).
+DIV_PRECISION_INCREMENT = 30
+# How long one GET_LOCK waits for another check building a variant, before asking again.
+VARIANT_LOCK_WAIT_SECONDS = 60
+
+
+class MySQLVariants:
+    """Variants as databases on the learner's server, reached with the learner's URL with only
+    the database name changed, in the learner's database's character set and collation (text
+    sorts as it does there)."""
+
+    def reserve(self, learner: Database, names: Sequence[str]) -> None:
+        """Create the variant databases that do not exist yet."""
+        connection = learner.connection
+        with learner.errors():
+            existing = set(connection.scalars(
+                text("SELECT schema_name FROM information_schema.schemata "
+                     "WHERE schema_name IN :names").bindparams(
+                         bindparam("names", expanding=True)), {"names": list(names)}))
+            charset, collation = connection.execute(
+                text("SELECT @@character_set_database, @@collation_database")).one()
+            connection.rollback()
+        missing = [name for name in names if name not in existing]
+        if not missing:
+            return
+        with autocommit(connection.engine.url) as server:
+            for name in missing:
+                try:
+                    # IF NOT EXISTS: another check may have created it since `existing` was read.
+                    server.exec_driver_sql(
+                        f"CREATE DATABASE IF NOT EXISTS {self._quote(server, name)} "
+                        f"CHARACTER SET {charset} COLLATE {collation}")
+                except DBAPIError as error:
+                    if _code(error) not in DATABASE_ACCESS_DENIED:
+                        raise
+                    account = "'{}'@'{}'".format(
+                        *server.scalar(text("SELECT CURRENT_USER()")).rsplit("@", 1))
+                    raise VariantError(
+                        f"a check compares your result on hidden variant databases on the "
+                        f"same server, and {account} may not create them "
+                        f"({backend.reason(error)}); ask an administrator to grant it (GRANT "
+                        f"ALL ON `seeder\\_variant\\_%`.* TO {account}), or to create the "
+                        f"databases {' and '.join(names)} and grant {account} all privileges "
+                        "on them"
+                    ) from None
+
+    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
+             fill: Fill, opened: contextlib.ExitStack) -> Connection:
+        """A connection to the variant database, filled first unless it is current.
+
+        A named server lock makes a second check wait while one fills the variant; it belongs
+        to the session, so it outlives the transactions here and the fill's own connection.
+        """
+        url = learner_url.set(database=name)
+        db = opened.enter_context(open_database(url))
+        connection = db.connection
+        # Not populate's lock name (seeder:DATABASE), which the fill takes on another session.
+        lock = {"name": f"seeder-variant:{name}"[:64], "seconds": VARIANT_LOCK_WAIT_SECONDS}
+        with db.errors():
+            # MariaDB's GET_LOCK has no wait without end: ask again while it times out (0).
+            while connection.scalar(text("SELECT GET_LOCK(:name, :seconds)"), lock) == 0:
+                pass
+            try:
+                is_current = current(connection)
+                connection.rollback()
+                if not is_current:
+                    fill(url)
+            finally:
+                connection.rollback()
+                connection.execute(text("DO RELEASE_LOCK(:name)"), lock)
+                connection.commit()
+        return connection
+
+    def names(self, learner_url: URL, prefix: str) -> list[str]:
+        # The databases the learner's user can see (MySQL databases have no owner).
+        with autocommit(learner_url) as connection:
+            return list(connection.scalars(text(
+                "SELECT schema_name FROM information_schema.schemata "
+                "WHERE schema_name LIKE :prefix ORDER BY schema_name"),
+                {"prefix": prefix.replace("_", r"\_") + "%"}))
+
+    def drop(self, learner_url: URL, name: str) -> str:
+        with autocommit(learner_url) as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self._quote(connection, name)}")
+        return name
+
+    def _quote(self, connection: Connection, name: str) -> str:
+        return connection.dialect.identifier_preparer.quote(name)
 
 
 class MySQLBackend(Backend):
@@ -85,6 +181,7 @@ class MySQLBackend(Backend):
     transactional_ddl = False
     # mariadb:// is SQLAlchemy's name for the same dialect; PyMySQL serves both servers.
     schemes = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+    variants = MySQLVariants()
 
     @property
     def driver_errors(self) -> tuple[type[Exception], ...]:  # type: ignore[override]
@@ -153,6 +250,41 @@ class MySQLBackend(Backend):
 
     def loader(self, connection: Connection) -> MySQLLoader:
         return MySQLLoader(connection)
+
+    @contextlib.contextmanager
+    def read_only_rows(self, connection: Connection, query: str, deadline: Deadline | None
+                       ) -> Iterator[Rows]:
+        # PyMySQL sends one statement (no CLIENT.MULTI_STATEMENTS: a second one is a syntax
+        # error), in a READ ONLY transaction, which refuses writes to tables.
+        dbapi_connection = connection.connection.driver_connection
+        settings = {"div_precision_increment": DIV_PRECISION_INCREMENT}
+        if deadline is not None:
+            # The server's own limit, in its unit: seconds on MariaDB, milliseconds on MySQL.
+            if connection.dialect.is_mariadb:
+                settings["max_statement_time"] = deadline.seconds
+            else:
+                settings["max_execution_time"] = max(1, round(deadline.seconds * 1000))
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("START TRANSACTION READ ONLY")
+            # Session settings (not transactional): read now, restored below.
+            cursor.execute("SELECT " + ", ".join(f"@@SESSION.{name}" for name in settings))
+            saved = dict(zip(settings, cursor.fetchone(), strict=True))
+            self._set_session(cursor, settings)
+        try:
+            # Unbuffered: rows are streamed from the server, not held.
+            with dbapi_connection.cursor(pymysql.cursors.SSCursor) as cursor:
+                cursor.execute(query)
+                yield cursor.description, _fetched(cursor)
+        finally:
+            with dbapi_connection.cursor() as cursor:
+                self._set_session(cursor, saved)
+
+    def _set_session(self, cursor: Any, settings: dict[str, Any]) -> None:
+        cursor.execute("SET " + ", ".join(f"SESSION {name} = %s" for name in settings),
+                       tuple(settings.values()))
+
+    def timed_out(self, error: Exception) -> bool:
+        return _code(error) in STATEMENT_TIMEOUT
 
 
 class MySQLLoader:
@@ -439,6 +571,11 @@ def _kill_queries(driver: Any, thread_ids: list[int]) -> None:
                 cursor.execute(f"KILL QUERY {int(thread_id)}")
     finally:
         killer.close()
+
+
+def _fetched(cursor: Any) -> Iterator[Sequence[Any]]:
+    while rows := cursor.fetchmany(FETCH_SIZE):
+        yield from rows
 
 
 def _code(error: Exception) -> int | None:

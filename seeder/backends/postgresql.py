@@ -20,8 +20,7 @@ import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import psycopg
@@ -54,15 +53,13 @@ from sqlalchemy.schema import (
 )
 
 from seeder import bytestrings
-from seeder.backends import Backend
+from seeder.backends import Backend, Deadline, Fill, Rows
 from seeder.batch import Batch
-from seeder.errors import Busy, InvalidArgument, SeederError
+from seeder.database import Database, autocommit, open_database
+from seeder.errors import Busy, InvalidArgument, SeederError, VariantError
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
 from seeder.urls import int_option
-
-if TYPE_CHECKING:
-    from seeder.database import Database
 
 # Fail fast when a host does not answer, rather than hanging on TCP retries; and notice a
 # server that has gone away mid-run (a network partition) within about a minute: TCP
@@ -80,6 +77,83 @@ MAINTENANCE_WORK_MEM = "512MB"
 # Any fixed number: the key of the advisory lock that one populate (or schema change) holds.
 POPULATE_LOCK_KEY = 0x5EED_E4
 STAGING_SCHEMA_PREFIX = "seeder_load_"
+# Rows per FETCH of a learner's query's server-side cursor.
+FETCH_SIZE = 2_000
+# Held in a variant database while one check finds out whether it is current and fills it; any
+# fixed number other than POPULATE_LOCK_KEY.
+VARIANT_BUILD_LOCK_KEY = 0x5EED_E5
+
+
+class PostgresVariants:
+    """Variants as databases on the learner's server, reached with the learner's URL with only
+    the database name changed."""
+
+    def reserve(self, learner: Database, names: Sequence[str]) -> None:
+        """Create the variant databases that do not exist yet."""
+        connection = learner.connection
+        with learner.errors():
+            existing = set(connection.scalars(
+                text("SELECT datname FROM pg_database WHERE datname = ANY(:names)"),
+                {"names": list(names)}))
+            connection.rollback()
+        missing = [name for name in names if name not in existing]
+        if not missing:
+            return
+        with autocommit(connection.engine.url) as server:
+            for name in missing:
+                try:
+                    server.exec_driver_sql(f"CREATE DATABASE {self._quote(server, name)}")
+                except DBAPIError as error:
+                    if isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+                        user = server.scalar(text("SELECT current_user"))
+                        raise VariantError(
+                            f"a check compares your result on hidden variant databases on "
+                            f"the same server, and {user} may not create them "
+                            f"({error.orig.diag.message_primary}); ask an administrator to "
+                            f"grant it (ALTER ROLE {user} CREATEDB), or to create the "
+                            f"databases {' and '.join(names)} owned by {user}") from None
+                    # Another check may have created it since `existing` was read.
+                    if not isinstance(error.orig, psycopg.errors.DuplicateDatabase
+                                      | psycopg.errors.UniqueViolation):
+                        raise
+
+    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
+             fill: Fill, opened: contextlib.ExitStack) -> Connection:
+        """A connection to the variant database, filled first unless it is current.
+
+        The session advisory lock makes a second check wait while one fills the variant; it
+        is taken outside seeder's transactions, which would give up after the lock timeout.
+        """
+        url = learner_url.set(database=name)
+        db = opened.enter_context(open_database(url))
+        connection = db.connection
+        with db.errors():
+            connection.execute(select(func.pg_advisory_lock(VARIANT_BUILD_LOCK_KEY)))
+            try:
+                is_current = current(connection)
+                connection.rollback()
+                if not is_current:
+                    fill(url)
+            finally:
+                connection.rollback()  # a failed read leaves its transaction unusable
+                connection.execute(select(func.pg_advisory_unlock(VARIANT_BUILD_LOCK_KEY)))
+                connection.commit()
+        return connection
+
+    def names(self, learner_url: URL, prefix: str) -> list[str]:
+        with autocommit(learner_url) as connection:
+            return list(connection.scalars(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE :prefix "
+                "AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                "ORDER BY datname"), {"prefix": prefix.replace("_", r"\_") + "%"}))
+
+    def drop(self, learner_url: URL, name: str) -> str:
+        with autocommit(learner_url) as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self._quote(connection, name)}")
+        return name
+
+    def _quote(self, connection: Connection, name: str) -> str:
+        return connection.dialect.identifier_preparer.quote(name)
 
 
 class PostgresBackend(Backend):
@@ -87,6 +161,7 @@ class PostgresBackend(Backend):
     title = "PostgreSQL"
     schemes = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
     driver_errors = (psycopg.Error,)
+    variants = PostgresVariants()
 
     def check_url(self, url: URL) -> None:
         super().check_url(url)
@@ -136,6 +211,33 @@ class PostgresBackend(Backend):
 
     def staging_loader(self, connection: Connection, staging: str) -> PostgresLoader:
         return PostgresLoader(connection, staging)
+
+    @contextlib.contextmanager
+    def read_only_rows(self, connection: Connection, query: str, deadline: Deadline | None
+                       ) -> Iterator[Rows]:
+        # A server-side cursor (DECLARE ... CURSOR FOR) over the extended protocol takes one
+        # statement, and only a SELECT or VALUES without data-modifying WITH; its rows are
+        # streamed a FETCH at a time.
+        dbapi_connection = connection.connection.driver_connection
+        # The first statement of the transaction: nothing after it can write.
+        dbapi_connection.execute("SET TRANSACTION READ ONLY")
+        if deadline is not None:
+            # Each FETCH is a statement of its own: the caller bounds the whole.
+            milliseconds = max(1, round(deadline.seconds * 1000))
+            dbapi_connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+        with dbapi_connection.cursor(name="seeder_check") as cursor:
+            cursor.itersize = FETCH_SIZE
+            # No parameters: the text is sent as it is, so % needs no escaping.
+            cursor.execute(query)
+            yield cursor.description, iter(cursor)
+
+    def timed_out(self, error: Exception) -> bool:
+        return isinstance(error, psycopg.errors.QueryCanceled)  # statement_timeout
+
+    def query_message(self, error: Exception) -> str:
+        if isinstance(error, psycopg.Error) and error.diag.message_primary:
+            return error.diag.message_primary
+        return super().query_message(error)
 
 
 class PostgresParallelLoad:

@@ -10,22 +10,29 @@ with an explicit BEGIN, so DDL and data change together, as on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from seeder.backends import Backend
+from seeder.backends import Backend, Deadline, Fill, Rows
 from seeder.batch import Batch
-from seeder.errors import Busy, DatabaseError, SeederError
+from seeder.database import Database, open_database
+from seeder.errors import Busy, DatabaseError, SeederError, VariantError
 from seeder.formats import python_rows
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, Progress
 from seeder.urls import bool_option, float_option
+
+# How often SQLite calls the progress handler that enforces a learner's query's time limit:
+# every this many virtual-machine instructions (well under a millisecond).
+_PROGRESS_STEPS = 10_000
 
 
 def sqlite_file(url: URL) -> Path | None:
@@ -42,11 +49,70 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(name)
 
 
+def cache_directory() -> Path:
+    """Where SQLite variants are kept: $XDG_CACHE_HOME/seeder/variants, else ~/.cache/..."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: a relative path is ignored
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            raise VariantError("cannot tell where to cache the hidden variants (no home "
+                               "directory); set XDG_CACHE_HOME to a directory") from None
+    return Path(base) / "seeder" / "variants"
+
+
+class SQLiteVariants:
+    """Variants as files NAME.db in the cache directory."""
+
+    def reserve(self, learner: Database, names: Sequence[str]) -> None:
+        pass  # files need no one's permission
+
+    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
+             fill: Fill, opened: contextlib.ExitStack) -> Connection:
+        """A connection to the variant's file, built first unless it is current."""
+        path = cache_directory() / f"{name}.db"
+        if not (path.exists() and self._current(path, current)):
+            self._build(path, fill)
+        return opened.enter_context(open_database(self._url(path))).connection
+
+    def _current(self, path: Path, current: Callable[[Connection], bool]) -> bool:
+        with open_database(self._url(path)) as db, db.transaction() as connection:
+            return current(connection)
+
+    def _build(self, path: Path, fill: Fill) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise VariantError(f"cannot create {path.parent} for the hidden variants: "
+                               f"{error.strerror}; set XDG_CACHE_HOME to a writable "
+                               "directory") from None
+        # Built aside and renamed into place: a cached file is always complete, and a check
+        # reading the old file meanwhile keeps reading it.
+        partial = path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+        try:
+            fill(self._url(partial))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def names(self, learner_url: URL, prefix: str) -> list[str]:
+        return sorted(path.stem for path in cache_directory().glob(f"{prefix}*.db"))
+
+    def drop(self, learner_url: URL, name: str) -> str:
+        path = cache_directory() / f"{name}.db"
+        path.unlink(missing_ok=True)
+        return str(path)
+
+    def _url(self, path: Path) -> URL:
+        return URL.create("sqlite+pysqlite", database=str(path))
+
+
 class SQLiteBackend(Backend):
     name = "sqlite"
     title = "SQLite"
     schemes = {"sqlite": "sqlite+pysqlite"}
     driver_errors = (sqlite3.Error,)
+    variants = SQLiteVariants()
 
     def check_url(self, url: URL) -> None:
         # No database name is an in-memory database; options are sqlite3.connect() arguments.
@@ -103,6 +169,30 @@ class SQLiteBackend(Backend):
 
     def loader(self, connection: Connection) -> SQLiteLoader:
         return SQLiteLoader(connection)
+
+    @contextlib.contextmanager
+    def read_only_rows(self, connection: Connection, query: str, deadline: Deadline | None
+                       ) -> Iterator[Rows]:
+        # sqlite3 refuses a second statement; PRAGMA query_only refuses writes.
+        dbapi_connection = connection.connection.driver_connection
+        (was_query_only,) = dbapi_connection.execute("PRAGMA query_only").fetchone()
+        dbapi_connection.execute("PRAGMA query_only = ON")
+        if deadline is not None:
+            # A true return value interrupts the statement ("interrupted").
+            dbapi_connection.set_progress_handler(deadline.over, _PROGRESS_STEPS)
+        try:
+            cursor = dbapi_connection.execute(query)
+            try:
+                yield cursor.description, iter(cursor)
+            finally:
+                cursor.close()
+        finally:
+            dbapi_connection.set_progress_handler(None, 0)
+            if not was_query_only:
+                dbapi_connection.execute("PRAGMA query_only = OFF")
+
+    def timed_out(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.OperationalError)  # the progress handler's "interrupted"
 
 
 class SQLiteLoader:

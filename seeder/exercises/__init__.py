@@ -15,6 +15,7 @@ VariantError (no populate on record, or no right to create the variant databases
 SeederErrors from seeder.errors.
 """
 
+from seeder.backends.sqlite import cache_directory  # where SQLite's hidden variants are kept
 from seeder.errors import QueryError, QueryTimeout, VariantError
 from seeder.exercises.catalog import DIALECTS, LEVELS, Exercise, get_exercise, load_exercises
 from seeder.exercises.checking import (
@@ -28,7 +29,7 @@ from seeder.exercises.checking import (
 )
 from seeder.exercises.markdown import render_markdown
 from seeder.exercises.results import ResultSet, compare_results, normalise_cell
-from seeder.exercises.variants import cache_directory, drop_variants, variant_seeds
+from seeder.exercises.variants import drop_variants, variant_seeds
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",

@@ -12,6 +12,7 @@ A file `NNN-slug.toml` holds:
     sql = '''...'''                 # runs unchanged on every dialect, or instead
     sqlite = '''...'''              # one answer per dialect, where they truly differ
     postgresql = '''...'''
+    mysql = '''...'''               # MySQL and MariaDB (SQLAlchemy's dialect "mysql")
 
 The files ship with the package; a malformed one is a bug in seeder, so it raises ValueError
 naming the file rather than a SeederError.
@@ -28,8 +29,8 @@ from importlib import resources
 from seeder.errors import InvalidArgument
 
 # The database dialects every answer covers, by SQLAlchemy dialect name.
-DIALECTS = ("sqlite", "postgresql")
-DIALECT_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+DIALECTS = ("sqlite", "postgresql", "mysql")
+DIALECT_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB"}
 LEVELS = ("easy", "medium", "hard")
 
 _FILE_NAME = re.compile(r"(\d{3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.toml")
@@ -53,11 +54,13 @@ class Exercise:
     portable: bool
 
     def answer(self, dialect: str) -> str:
-        """The reference answer for a SQLAlchemy dialect name ("sqlite", "postgresql")."""
+        """The reference answer for a SQLAlchemy dialect name ("sqlite", "postgresql",
+        "mysql")."""
         try:
             return self.answers[dialect]
         except KeyError:
-            supported = " and ".join(DIALECT_TITLES[name] for name in DIALECTS)
+            titles = [DIALECT_TITLES[name] for name in DIALECTS]
+            supported = ", ".join(titles[:-1]) + " and " + titles[-1]
             raise InvalidArgument(
                 f"exercises have answers for {supported} only, not {dialect}"
             ) from None

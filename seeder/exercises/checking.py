@@ -3,17 +3,20 @@
 Three layers keep a check read-only, so that no single mistake can change the data:
 
 1. The text must be one query starting with SELECT, WITH or VALUES (comments aside).
-2. The driver runs exactly one statement: sqlite3 refuses a second one, and on PostgreSQL the
+2. The driver runs exactly one statement, and
+3. the database refuses writes; how is each backend's `read_only_rows` (seeder.backends):
+   sqlite3 refuses a second statement and PRAGMA query_only refuses writes; on PostgreSQL the
    query is the body of a server-side cursor (DECLARE ... CURSOR FOR), sent with the extended
-   protocol, which accepts one statement and only a SELECT or VALUES without data-modifying WITH.
-3. The database refuses writes: PostgreSQL runs it in a READ ONLY transaction, SQLite with
-   PRAGMA query_only; either way the transaction is rolled back.
+   protocol, which accepts one statement and only a SELECT or VALUES without data-modifying
+   WITH, in a READ ONLY transaction; on MySQL/MariaDB PyMySQL sends one statement (a second
+   is a syntax error) in a transaction started READ ONLY. Either way it is rolled back.
 
-Rows are streamed (a server-side cursor on PostgreSQL), so a learner's query that returns the
-whole transactions table is counted, not held in memory. A time limit stops a learner's query
-that would run for hours (a `NOT IN` over a large subquery does on PostgreSQL): PostgreSQL's
-statement_timeout for each statement, and on both backends a deadline for the whole query,
-fetching included (SQLite checks it from a progress handler while the query runs).
+Rows are streamed (a server-side cursor on PostgreSQL, an unbuffered one on MySQL), so a
+learner's query that returns the whole transactions table is counted, not held in memory. A
+time limit stops a learner's query that would run for hours (a `NOT IN` over a large subquery
+does on PostgreSQL): the backend's own where it has one (PostgreSQL's statement_timeout for
+each statement, MariaDB's max_statement_time, SQLite's progress handler while the query runs),
+and on every backend a deadline for the whole query, fetching included.
 
 `check(target, exercise_id, query)` is the whole check on a database: the learner's database,
 then the hidden variants (seeder.exercises.variants), built or reused only when the result on
@@ -25,14 +28,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-import psycopg
 from sqlalchemy import Connection, Engine
 
-from seeder.backends import backend_for_url
+from seeder.backends import backend_for_url, backend_named
 from seeder.database import Target, open_database
 from seeder.errors import (
     DatabaseError,
@@ -40,7 +41,6 @@ from seeder.errors import (
     QueryError,
     QueryTimeout,
     SchemaError,
-    SeederError,
 )
 from seeder.exercises.catalog import Exercise, get_exercise
 from seeder.exercises.results import ResultSet, compare_results, normalise_row
@@ -54,10 +54,9 @@ _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _EMPTY = re.compile(r"(?:\s+|;|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _QUERY_START = re.compile(r"(?:select|with|values)\b|\(", re.IGNORECASE)
 _TRAILING_NOISE = re.compile(r"[\s;]+\Z")
-_POSTGRESQL_FETCH_SIZE = 2_000
-# How often SQLite calls the progress handler that enforces the time limit: every this many
-# virtual-machine instructions (well under a millisecond).
-_SQLITE_PROGRESS_STEPS = 10_000
+# How often the deadline is checked while rows are fetched: every this many rows (once per
+# FETCH on PostgreSQL, whose statement_timeout bounds each FETCH alone).
+_DEADLINE_ROWS = 2_000
 # The time limit of a learner's query on each dataset.
 DEFAULT_TIMEOUT_SECONDS = 60.0
 LEARNER = "your database"
@@ -103,26 +102,22 @@ def run_read_only(connection: Connection, query: str, *, keep_rows: int | None =
     message when the query fails; QueryTimeout says it ran longer than `timeout` seconds.
     """
     body = read_only_query(query)
-    try:
-        runner = _RUNNERS[connection.dialect.name]
-    except KeyError:
-        raise SeederError(
-            f"checking answers works on SQLite and PostgreSQL, not {connection.dialect.name}"
-        ) from None
+    backend = backend_named(connection.dialect.name)
     deadline = None if timeout is None else _Deadline(timeout)
     transaction = connection.begin()
     try:
-        return runner(connection, body, keep_rows, deadline)
-    except (sqlite3.Error, psycopg.Error) as exc:
-        if deadline is not None and deadline.passed(exc):
+        with backend.read_only_rows(connection, body, deadline) as (description, rows):
+            return _collect(description, rows, keep_rows, deadline)
+    except backend.driver_errors as exc:
+        if deadline is not None and backend.timed_out(exc) and deadline.over():
             raise deadline.error() from None
-        raise QueryError(_one_line(exc)) from None
+        raise QueryError(backend.query_message(exc)) from None
     finally:
         transaction.rollback()
 
 
 class _Deadline:
-    """The time limit of one query: when it ends, and whether an error means it ended."""
+    """The time limit of one query, fetching included."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -130,12 +125,6 @@ class _Deadline:
 
     def over(self) -> bool:
         return time.monotonic() >= self._end
-
-    def passed(self, error: Exception) -> bool:
-        """Whether `error` is the database stopping the query for the time limit."""
-        # PostgreSQL's statement_timeout, or SQLite's progress handler ("interrupted").
-        stopped = psycopg.errors.QueryCanceled | sqlite3.OperationalError
-        return isinstance(error, stopped) and self.over()
 
     def check(self) -> None:
         if self.over():
@@ -146,49 +135,7 @@ class _Deadline:
                             "make it faster, or allow more time (--timeout)")
 
 
-def _run_sqlite(connection: Connection, query: str, keep_rows: int | None,
-                deadline: _Deadline | None) -> ResultSet:
-    dbapi_connection = connection.connection.driver_connection
-    (was_query_only,) = dbapi_connection.execute("PRAGMA query_only").fetchone()
-    dbapi_connection.execute("PRAGMA query_only = ON")
-    if deadline is not None:
-        # A true return value interrupts the statement ("interrupted").
-        dbapi_connection.set_progress_handler(deadline.over, _SQLITE_PROGRESS_STEPS)
-    try:
-        cursor = dbapi_connection.execute(query)
-        try:
-            return _collect(cursor.description, iter(cursor), keep_rows, deadline)
-        finally:
-            cursor.close()
-    finally:
-        dbapi_connection.set_progress_handler(None, 0)
-        if not was_query_only:
-            dbapi_connection.execute("PRAGMA query_only = OFF")
-
-
-def _run_postgresql(connection: Connection, query: str, keep_rows: int | None,
-                    deadline: _Deadline | None) -> ResultSet:
-    dbapi_connection = connection.connection.driver_connection
-    # The first statement of the transaction: nothing after it can write.
-    dbapi_connection.execute("SET TRANSACTION READ ONLY")
-    if deadline is not None:
-        # Each FETCH is a statement of its own: _collect() bounds the whole.
-        milliseconds = max(1, round(deadline.seconds * 1000))
-        dbapi_connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
-    with dbapi_connection.cursor(name="seeder_check") as cursor:
-        cursor.itersize = _POSTGRESQL_FETCH_SIZE
-        # No parameters: the text is sent as it is, so % needs no escaping.
-        cursor.execute(query)
-        return _collect(cursor.description, iter(cursor), keep_rows, deadline)
-
-
-_RUNNERS: dict[str, Callable[[Connection, str, int | None, _Deadline | None], ResultSet]] = {
-    "sqlite": _run_sqlite,
-    "postgresql": _run_postgresql,
-}
-
-
-def _collect(description: Sequence, rows: Iterator[tuple], keep_rows: int | None,
+def _collect(description: Sequence, rows: Iterator[Sequence], keep_rows: int | None,
              deadline: _Deadline | None) -> ResultSet:
     kept = []
     count = 0
@@ -196,16 +143,9 @@ def _collect(description: Sequence, rows: Iterator[tuple], keep_rows: int | None
         if keep_rows is None or count < keep_rows:
             kept.append(normalise_row(row))
         count += 1
-        if deadline is not None and count % _POSTGRESQL_FETCH_SIZE == 0:  # once per FETCH
+        if deadline is not None and count % _DEADLINE_ROWS == 0:
             deadline.check()
     return ResultSet(tuple(column[0] for column in description), tuple(kept), count)
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
-        return exc.diag.message_primary
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def check_answer(

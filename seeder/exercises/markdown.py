@@ -19,9 +19,9 @@ edit the exercise files, not this one. -->
 
 {count} exercises on the car-repair-shop data, from easy to hard: filtering and sorting, joins
 across every table, aggregation, dates, window functions, NULLs and anti-joins, the referral
-test, and query plans. Each has a reference answer that runs on SQLite and PostgreSQL; where the
-dialects differ, both versions are shown side by side. The schema and the two views are
-described in the README.
+test, and query plans. Each has a reference answer that runs on SQLite, PostgreSQL and
+MySQL/MariaDB; where the dialects differ, the three versions are shown side by side. The schema
+and the two views are described in the README.
 
 Set up a database to practise on (a few thousand customers or more; with fewer, some answers
 are empty):
@@ -47,7 +47,9 @@ How `check` decides:
   by value. Column names do not matter, the order of the columns does. Rows are compared in
   order only when the question asks for an order; otherwise both results are sorted first.
   Numbers are equal within 1e-6, so there is no need to round: 0.3333333 and 1.0 / 3 are
-  both fine, and so are a PostgreSQL `numeric` and an SQLite float.
+  both fine, and so are a PostgreSQL `numeric`, a MySQL/MariaDB `DECIMAL` and an SQLite float.
+  (On MySQL/MariaDB the check runs with `div_precision_increment` at 30, so averages and
+  quotients have all their digits, not the 4 a session shows by default.)
 - Then it does the same on two hidden datasets of the same size made from other seeds, so a
   query that only fits your rows (hard-coded values, a particular id) is rejected.
 - It prints `correct` (exit status 0), or what differs (exit status 1): the number of rows, or
@@ -61,23 +63,29 @@ The hidden datasets have the scenario and the number of customers of your databa
 `seeder populate` (a database loaded from CSV files cannot be checked) and seeds derived from
 its seed. The first check builds them, which takes about as long as that populate; later
 checks reuse them. On SQLite they are files in `~/.cache/seeder/variants/` (or
-`$XDG_CACHE_HOME/seeder/variants/`); on PostgreSQL, databases named `seeder_variant_...` on
-the same server, which needs the `CREATEDB` privilege (or an administrator who creates them
-for you: the error message names them). `seeder exercises clean` drops those of your
+`$XDG_CACHE_HOME/seeder/variants/`); on PostgreSQL and MySQL/MariaDB, databases named
+`seeder_variant_...` on the same server, which needs the `CREATEDB` privilege on PostgreSQL,
+the `CREATE` privilege on those databases on MySQL/MariaDB (or an administrator who creates
+them for you: the error message names them). `seeder exercises clean` drops those of your
 database, `seeder exercises clean --all` every one.
 
 `show --answer` prints the reference answer for the SQL dialect of your database's URL.
 
-Things that differ between SQLite and PostgreSQL and matter here:
+Things that differ between SQLite, PostgreSQL and MySQL/MariaDB and matter here:
 
 - Dates: SQLite stores them as ISO text (`'2023-05-01'`) and has `strftime`, `date` and
   `julianday`; PostgreSQL has a `date` type with `to_char`, `extract` and `-` between dates
-  (a number of days). Comparing a date with `'2023-05-01'` works on both.
-- Booleans: the views' flags are `true`/`false` on PostgreSQL and `1`/`0` on SQLite; the check
-  treats them alike. `CASE WHEN flag THEN 1 ELSE 0 END` counts them on both.
-- Integer division truncates on both (`7 / 2` is 3): write `1.0 * a / b` for a fraction.
-- Sorting text depends on the database's collation, so where order matters the questions
-  break ties with numbers or dates.
+  (a number of days); MySQL/MariaDB has a `DATE` type with `DATE_FORMAT`, `YEAR`, `MONTH`,
+  `DATEDIFF(a, b)` (a number of days) and `d + INTERVAL 30 DAY`. Comparing a date with
+  `'2023-05-01'` works on all three.
+- Booleans: the views' flags are `true`/`false` on PostgreSQL and `1`/`0` on SQLite and
+  MySQL/MariaDB; the check treats them alike. `CASE WHEN flag THEN 1 ELSE 0 END` counts them
+  on all three.
+- Integer division truncates on SQLite and PostgreSQL (`7 / 2` is 3): write `1.0 * a / b` for
+  a fraction, which works on MySQL/MariaDB too, where `/` gives a decimal and `DIV`
+  truncates.
+- Sorting text depends on the database's collation (MySQL/MariaDB's usual ones ignore case),
+  so where order matters the questions break ties with numbers or dates.
 """
 
 
