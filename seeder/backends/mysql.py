@@ -48,9 +48,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
-from seeder.backends import Backend, Deadline, Fill, Rows
+from seeder.backends import Backend, Deadline, Rows
+from seeder.backends.server_variants import ServerVariants, quote
 from seeder.batch import Batch
-from seeder.database import Database, autocommit, open_database
+from seeder.database import Database, autocommit
 from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError, VariantError
 from seeder.formats import csv_lines
 from seeder.models import DATA_TABLES
@@ -90,10 +91,12 @@ DIV_PRECISION_INCREMENT = 30
 VARIANT_LOCK_WAIT_SECONDS = 60
 
 
-class MySQLVariants:
-    """Variants as databases on the learner's server, reached with the learner's URL with only
-    the database name changed, in the learner's database's character set and collation (text
-    sorts as it does there)."""
+class MySQLVariants(ServerVariants):
+    """Variant databases in the learner's database's character set and collation (text sorts
+    as it does there); all the learner's user can see (MySQL databases have no owner)."""
+
+    NAMES_SQL = ("SELECT schema_name FROM information_schema.schemata "
+                 "WHERE schema_name LIKE :prefix ORDER BY schema_name")
 
     def reserve(self, learner: Database, names: Sequence[str]) -> None:
         """Create the variant databases that do not exist yet."""
@@ -114,7 +117,7 @@ class MySQLVariants:
                 try:
                     # IF NOT EXISTS: another check may have created it since `existing` was read.
                     server.exec_driver_sql(
-                        f"CREATE DATABASE IF NOT EXISTS {self._quote(server, name)} "
+                        f"CREATE DATABASE IF NOT EXISTS {quote(server, name)} "
                         f"CHARACTER SET {charset} COLLATE {collation}")
                 except DBAPIError as error:
                     if _code(error) not in DATABASE_ACCESS_DENIED:
@@ -130,48 +133,19 @@ class MySQLVariants:
                         "on them"
                     ) from None
 
-    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
-             fill: Fill, opened: contextlib.ExitStack) -> Connection:
-        """A connection to the variant database, filled first unless it is current.
-
-        A named server lock makes a second check wait while one fills the variant; it belongs
-        to the session, so it outlives the transactions here and the fill's own connection.
-        """
-        url = learner_url.set(database=name)
-        db = opened.enter_context(open_database(url))
-        connection = db.connection
+    @contextlib.contextmanager
+    def building(self, connection: Connection, name: str) -> Iterator[None]:
         # Not populate's lock name (seeder:DATABASE), which the fill takes on another session.
         lock = {"name": f"seeder-variant:{name}"[:64], "seconds": VARIANT_LOCK_WAIT_SECONDS}
-        with db.errors():
-            # MariaDB's GET_LOCK has no wait without end: ask again while it times out (0).
-            while connection.scalar(text("SELECT GET_LOCK(:name, :seconds)"), lock) == 0:
-                pass
-            try:
-                is_current = current(connection)
-                connection.rollback()
-                if not is_current:
-                    fill(url)
-            finally:
-                connection.rollback()
-                connection.execute(text("DO RELEASE_LOCK(:name)"), lock)
-                connection.commit()
-        return connection
-
-    def names(self, learner_url: URL, prefix: str) -> list[str]:
-        # The databases the learner's user can see (MySQL databases have no owner).
-        with autocommit(learner_url) as connection:
-            return list(connection.scalars(text(
-                "SELECT schema_name FROM information_schema.schemata "
-                "WHERE schema_name LIKE :prefix ORDER BY schema_name"),
-                {"prefix": prefix.replace("_", r"\_") + "%"}))
-
-    def drop(self, learner_url: URL, name: str) -> str:
-        with autocommit(learner_url) as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self._quote(connection, name)}")
-        return name
-
-    def _quote(self, connection: Connection, name: str) -> str:
-        return connection.dialect.identifier_preparer.quote(name)
+        # MariaDB's GET_LOCK has no wait without end: ask again while it times out (0).
+        while connection.scalar(text("SELECT GET_LOCK(:name, :seconds)"), lock) == 0:
+            pass
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.execute(text("DO RELEASE_LOCK(:name)"), lock)
+            connection.commit()
 
 
 class MySQLBackend(Backend):

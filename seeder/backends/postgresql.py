@@ -53,9 +53,10 @@ from sqlalchemy.schema import (
 )
 
 from seeder import bytestrings
-from seeder.backends import Backend, Deadline, Fill, Rows
+from seeder.backends import Backend, Deadline, Rows
+from seeder.backends.server_variants import ServerVariants, quote
 from seeder.batch import Batch
-from seeder.database import Database, autocommit, open_database
+from seeder.database import Database, autocommit
 from seeder.errors import Busy, InvalidArgument, SeederError, VariantError
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
@@ -84,9 +85,12 @@ FETCH_SIZE = 2_000
 VARIANT_BUILD_LOCK_KEY = 0x5EED_E5
 
 
-class PostgresVariants:
-    """Variants as databases on the learner's server, reached with the learner's URL with only
-    the database name changed."""
+class PostgresVariants(ServerVariants):
+    """Variant databases owned by the learner's role."""
+
+    NAMES_SQL = ("SELECT datname FROM pg_database WHERE datname LIKE :prefix "
+                 "AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                 "ORDER BY datname")
 
     def reserve(self, learner: Database, names: Sequence[str]) -> None:
         """Create the variant databases that do not exist yet."""
@@ -102,7 +106,7 @@ class PostgresVariants:
         with autocommit(connection.engine.url) as server:
             for name in missing:
                 try:
-                    server.exec_driver_sql(f"CREATE DATABASE {self._quote(server, name)}")
+                    server.exec_driver_sql(f"CREATE DATABASE {quote(server, name)}")
                 except DBAPIError as error:
                     if isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
                         user = server.scalar(text("SELECT current_user"))
@@ -117,43 +121,15 @@ class PostgresVariants:
                                       | psycopg.errors.UniqueViolation):
                         raise
 
-    def open(self, learner_url: URL, name: str, current: Callable[[Connection], bool],
-             fill: Fill, opened: contextlib.ExitStack) -> Connection:
-        """A connection to the variant database, filled first unless it is current.
-
-        The session advisory lock makes a second check wait while one fills the variant; it
-        is taken outside seeder's transactions, which would give up after the lock timeout.
-        """
-        url = learner_url.set(database=name)
-        db = opened.enter_context(open_database(url))
-        connection = db.connection
-        with db.errors():
-            connection.execute(select(func.pg_advisory_lock(VARIANT_BUILD_LOCK_KEY)))
-            try:
-                is_current = current(connection)
-                connection.rollback()
-                if not is_current:
-                    fill(url)
-            finally:
-                connection.rollback()  # a failed read leaves its transaction unusable
-                connection.execute(select(func.pg_advisory_unlock(VARIANT_BUILD_LOCK_KEY)))
-                connection.commit()
-        return connection
-
-    def names(self, learner_url: URL, prefix: str) -> list[str]:
-        with autocommit(learner_url) as connection:
-            return list(connection.scalars(text(
-                "SELECT datname FROM pg_database WHERE datname LIKE :prefix "
-                "AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
-                "ORDER BY datname"), {"prefix": prefix.replace("_", r"\_") + "%"}))
-
-    def drop(self, learner_url: URL, name: str) -> str:
-        with autocommit(learner_url) as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self._quote(connection, name)}")
-        return name
-
-    def _quote(self, connection: Connection, name: str) -> str:
-        return connection.dialect.identifier_preparer.quote(name)
+    @contextlib.contextmanager
+    def building(self, connection: Connection, name: str) -> Iterator[None]:
+        connection.execute(select(func.pg_advisory_lock(VARIANT_BUILD_LOCK_KEY)))
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.execute(select(func.pg_advisory_unlock(VARIANT_BUILD_LOCK_KEY)))
+            connection.commit()
 
 
 class PostgresBackend(Backend):
