@@ -197,7 +197,23 @@ def quiet_flush_postgres(admin_url: str) -> None:
 # ---------------------------------------------------------------- PostgreSQL
 
 
-class PostgresDatabases:
+class ServerDatabases:
+    """The databases a benchmark created on a server; dropped at the end even on error."""
+
+    created: list[str]
+
+    def drop(self, name: str) -> None:
+        raise NotImplementedError
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            try:
+                self.drop(name)
+            except RuntimeError as error:
+                print(f"warning: could not drop {name}: {error}", file=sys.stderr)
+
+
+class PostgresDatabases(ServerDatabases):
     """Fresh databases named seeder_bench_*, all dropped at the end even on error."""
 
     def __init__(self, admin_url: str) -> None:
@@ -223,13 +239,6 @@ class PostgresDatabases:
 
     def drop_url(self, url: str) -> None:
         self.drop(url.rsplit("/", 1)[1])
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            try:
-                self.drop(name)
-            except RuntimeError as error:
-                print(f"warning: could not drop {name}: {error}", file=sys.stderr)
 
 
 def pg_copy_lines(directory: Path) -> list[str]:
@@ -295,7 +304,7 @@ def bench_postgres(databases: PostgresDatabases, directory: Path, work: Path, si
 # ---------------------------------------------------------------- MariaDB
 
 
-class MySQLServer:
+class MySQLServer(ServerDatabases):
     """The server of --mysql-admin-url: `mariadb` client arguments, and fresh databases named
     seeder_bench_*, all dropped at the end even on error."""
 
@@ -329,13 +338,6 @@ class MySQLServer:
 
     def drop(self, name: str) -> None:
         self.sql(f"DROP DATABASE IF EXISTS `{name}`")
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            try:
-                self.drop(name)
-            except RuntimeError as error:
-                print(f"warning: could not drop {name}: {error}", file=sys.stderr)
 
     def status(self, variable: str) -> int:
         return int(self.sql(f"SHOW GLOBAL STATUS LIKE '{variable}'").split()[1])
