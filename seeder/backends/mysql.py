@@ -49,9 +49,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
 from seeder.backends import Backend, Deadline, Rows
-from seeder.backends.server_variants import ServerVariants, quote
+from seeder.backends.server_variants import ServerVariants
 from seeder.batch import Batch
-from seeder.database import Database, autocommit
 from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError, VariantError
 from seeder.formats import csv_lines
 from seeder.models import DATA_TABLES
@@ -98,40 +97,28 @@ class MySQLVariants(ServerVariants):
     NAMES_SQL = ("SELECT schema_name FROM information_schema.schemata "
                  "WHERE schema_name LIKE :prefix ORDER BY schema_name")
 
-    def reserve(self, learner: Database, names: Sequence[str]) -> None:
-        """Create the variant databases that do not exist yet."""
-        connection = learner.connection
-        with learner.errors():
-            existing = set(connection.scalars(
-                text("SELECT schema_name FROM information_schema.schemata "
-                     "WHERE schema_name IN :names").bindparams(
-                         bindparam("names", expanding=True)), {"names": list(names)}))
-            charset, collation = connection.execute(
-                text("SELECT @@character_set_database, @@collation_database")).one()
-            connection.rollback()
-        missing = [name for name in names if name not in existing]
-        if not missing:
-            return
-        with autocommit(connection.engine.url) as server:
-            for name in missing:
-                try:
-                    # IF NOT EXISTS: another check may have created it since `existing` was read.
-                    server.exec_driver_sql(
-                        f"CREATE DATABASE IF NOT EXISTS {quote(server, name)} "
-                        f"CHARACTER SET {charset} COLLATE {collation}")
-                except DBAPIError as error:
-                    if _code(error) not in DATABASE_ACCESS_DENIED:
-                        raise
-                    account = "'{}'@'{}'".format(
-                        *server.scalar(text("SELECT CURRENT_USER()")).rsplit("@", 1))
-                    raise VariantError(
-                        f"a check compares your result on hidden variant databases on the "
-                        f"same server, and {account} may not create them "
-                        f"({backend.reason(error)}); ask an administrator to grant it (GRANT "
-                        f"ALL ON `seeder\\_variant\\_%`.* TO {account}), or to create the "
-                        f"databases {' and '.join(names)} and grant {account} all privileges "
-                        "on them"
-                    ) from None
+    def existing(self, connection: Connection, names: Sequence[str]) -> set[str]:
+        return set(connection.scalars(
+            text("SELECT schema_name FROM information_schema.schemata "
+                 "WHERE schema_name IN :names").bindparams(bindparam("names", expanding=True)),
+            {"names": list(names)}))
+
+    def create_statement(self, connection: Connection) -> str:
+        charset, collation = connection.execute(
+            text("SELECT @@character_set_database, @@collation_database")).one()
+        # IF NOT EXISTS: another check may have created it since the existing ones were read.
+        return f"CREATE DATABASE IF NOT EXISTS {{name}} CHARACTER SET {charset} COLLATE {collation}"
+
+    def refusal(self, server: Connection, error: DBAPIError, names: Sequence[str]
+                ) -> VariantError | None:
+        if _code(error) not in DATABASE_ACCESS_DENIED:
+            return None
+        account = "'{}'@'{}'".format(*server.scalar(text("SELECT CURRENT_USER()")).rsplit("@", 1))
+        return VariantError(
+            f"a check compares your result on hidden variant databases on the same server, and "
+            f"{account} may not create them ({backend.reason(error)}); ask an administrator to "
+            f"grant it (GRANT ALL ON `seeder\\_variant\\_%`.* TO {account}), or to create the "
+            f"databases {' and '.join(names)} and grant {account} all privileges on them")
 
     @contextlib.contextmanager
     def building(self, connection: Connection, name: str) -> Iterator[None]:

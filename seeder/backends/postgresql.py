@@ -54,9 +54,9 @@ from sqlalchemy.schema import (
 
 from seeder import bytestrings
 from seeder.backends import Backend, Deadline, Rows
-from seeder.backends.server_variants import ServerVariants, quote
+from seeder.backends.server_variants import ServerVariants
 from seeder.batch import Batch
-from seeder.database import Database, autocommit
+from seeder.database import Database
 from seeder.errors import Busy, InvalidArgument, SeederError, VariantError
 from seeder.models import DATA_TABLES
 from seeder.progress import ANALYZING, INDEXING, SWAPPING, Progress
@@ -92,34 +92,28 @@ class PostgresVariants(ServerVariants):
                  "AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
                  "ORDER BY datname")
 
-    def reserve(self, learner: Database, names: Sequence[str]) -> None:
-        """Create the variant databases that do not exist yet."""
-        connection = learner.connection
-        with learner.errors():
-            existing = set(connection.scalars(
-                text("SELECT datname FROM pg_database WHERE datname = ANY(:names)"),
-                {"names": list(names)}))
-            connection.rollback()
-        missing = [name for name in names if name not in existing]
-        if not missing:
-            return
-        with autocommit(connection.engine.url) as server:
-            for name in missing:
-                try:
-                    server.exec_driver_sql(f"CREATE DATABASE {quote(server, name)}")
-                except DBAPIError as error:
-                    if isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
-                        user = server.scalar(text("SELECT current_user"))
-                        raise VariantError(
-                            f"a check compares your result on hidden variant databases on "
-                            f"the same server, and {user} may not create them "
-                            f"({error.orig.diag.message_primary}); ask an administrator to "
-                            f"grant it (ALTER ROLE {user} CREATEDB), or to create the "
-                            f"databases {' and '.join(names)} owned by {user}") from None
-                    # Another check may have created it since `existing` was read.
-                    if not isinstance(error.orig, psycopg.errors.DuplicateDatabase
-                                      | psycopg.errors.UniqueViolation):
-                        raise
+    def existing(self, connection: Connection, names: Sequence[str]) -> set[str]:
+        return set(connection.scalars(
+            text("SELECT datname FROM pg_database WHERE datname = ANY(:names)"),
+            {"names": list(names)}))
+
+    def create_statement(self, connection: Connection) -> str:
+        return "CREATE DATABASE {name}"
+
+    def refusal(self, server: Connection, error: DBAPIError, names: Sequence[str]
+                ) -> VariantError | None:
+        if not isinstance(error.orig, psycopg.errors.InsufficientPrivilege):
+            return None
+        user = server.scalar(text("SELECT current_user"))
+        return VariantError(
+            f"a check compares your result on hidden variant databases on the same server, and "
+            f"{user} may not create them ({error.orig.diag.message_primary}); ask an "
+            f"administrator to grant it (ALTER ROLE {user} CREATEDB), or to create the "
+            f"databases {' and '.join(names)} owned by {user}")
+
+    def exists_already(self, error: DBAPIError) -> bool:
+        return isinstance(error.orig, psycopg.errors.DuplicateDatabase
+                          | psycopg.errors.UniqueViolation)
 
     @contextlib.contextmanager
     def building(self, connection: Connection, name: str) -> Iterator[None]:
