@@ -1,4 +1,4 @@
-"""seeder: fill SQLite or PostgreSQL with a reproducible car-repair-shop dataset.
+"""seeder: fill SQLite, PostgreSQL or MySQL/MariaDB with a reproducible car-repair-shop dataset.
 
 The Python API (the command line is one of its callers):
 

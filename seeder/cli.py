@@ -98,7 +98,7 @@ def _usage_error(error: click.UsageError) -> NoReturn:
 )
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
-    """Fill SQLite or PostgreSQL with a reproducible car-repair-shop dataset.
+    """Fill SQLite, PostgreSQL or MySQL/MariaDB with a reproducible car-repair-shop dataset.
 
     \b
       seeder init-db
@@ -123,6 +123,7 @@ def init_db(ctx: click.Context) -> None:
     \b
       seeder init-db
       seeder --database-url postgresql://postgres@localhost/shop init-db
+      seeder --database-url mariadb://root@127.0.0.1/shop init-db
     """
     change = commands.init_db(_url(ctx))
     if change.changed:
