@@ -76,6 +76,7 @@ SECOND_LANE = ("transactions", "referral_links")
 LANE_QUEUE_BATCHES = 2
 # Server error codes seeder tells apart.
 LOCK_WAIT_TIMEOUT = 1205
+LOST_CONNECTION = 2013
 LOCAL_INFILE_REFUSED = (1148, 2068, 3948)
 # A statement stopped by MariaDB's max_statement_time, or by MySQL's max_execution_time.
 STATEMENT_TIMEOUT = (1969, 3024)
@@ -304,11 +305,19 @@ class MySQLLoader:
                 view = view[os.write(fd, view):]
             quote = self._quote
             columns = ", ".join(map(quote, batch.columns))
-            cursor.execute(
-                f"LOAD DATA LOCAL INFILE '/dev/fd/{fd}' "
-                f"INTO TABLE {quote(self._shadows[batch.table].name)} CHARACTER SET utf8mb4 "
-                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-                f"LINES TERMINATED BY '\\n' ({columns})")
+            try:
+                cursor.execute(
+                    f"LOAD DATA LOCAL INFILE '/dev/fd/{fd}' "
+                    f"INTO TABLE {quote(self._shadows[batch.table].name)} CHARACTER SET utf8mb4 "
+                    "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                    f"LINES TERMINATED BY '\\n' ({columns})")
+            except AttributeError:
+                # PyMySQL, when the server drops the connection while it sends the file, fails
+                # on the closed socket as it reports that (its `_sock` is None).
+                if cursor.connection.open:
+                    raise
+                raise pymysql.err.OperationalError(
+                    LOST_CONNECTION, "Lost connection to MySQL server during query") from None
             # With LOCAL the server cannot stop the client midway, so it turns bad rows
             # (a duplicate key, a failed CHECK) into warnings and skips them.
             if cursor.warning_count or cursor.rowcount != len(batch):
@@ -324,28 +333,25 @@ class MySQLLoader:
     def finish(self, progress: Progress) -> None:
         """Indexes, checked foreign keys and statistics on the shadow tables; then the swap."""
         steps = 2 * len(DATA_TABLES) + 1
-        done = [0]
-
-        def step() -> None:
-            done[0] += 1
-            progress(INDEXING, done[0], steps)
-
+        done = 0
         self._lane.finish()  # every row loaded and committed
         progress(INDEXING, 0, steps)
         # Indexes, then foreign key checks, each lane on its own tables. Not both at once: a
         # check's read holds the tables it reads until its transaction ends, which an index
-        # build on them would wait for.
+        # build on them would wait for. Progress is reported from the caller's thread only.
         for work in (self._add_indexes, self._check_foreign_keys):
             for table in DATA_TABLES:
                 if table.name in SECOND_LANE:
-                    self._lane.submit(lambda cursor, table=table, work=work: (
-                        work(cursor, table), step()))
+                    self._lane.submit(lambda cursor, table=table, work=work: work(cursor, table))
             with self._cursor() as cursor:
                 for table in DATA_TABLES:
                     if table.name not in SECOND_LANE:
                         work(cursor, table)
-                        step()
+                        done += 1
+                        progress(INDEXING, done, steps)
             self._lane.finish()
+            done += len(SECOND_LANE)
+            progress(INDEXING, done, steps)
         self._connection.connection.driver_connection.commit()
         self._add_foreign_keys()
         progress(INDEXING, steps, steps)
