@@ -6,8 +6,8 @@ aside and rebuilt inside the populate's transaction as on PostgreSQL and SQLite;
 into the live tables with their keys in place, in one InnoDB transaction, was measured 20
 times slower. Instead each run creates bare shadow tables (`seeder_new_<run>_<table>`, primary
 key only: InnoDB stores rows in key order, and the generator writes them in that order), loads
-them with LOAD DATA LOCAL INFILE (the server's bulk path; CSV made by NumPy, streamed from
-memory), builds the secondary indexes and foreign keys there, runs ANALYZE TABLE, and swaps
+them with LOAD DATA LOCAL INFILE (the server's bulk path; CSV made by NumPy, one batch per
+statement), builds the secondary indexes and foreign keys there, runs ANALYZE TABLE, and swaps
 them in with one RENAME TABLE statement, which MySQL and MariaDB carry out atomically: readers
 see the whole old dataset until then and the whole new one after. Until that statement
 nothing live has changed, so an error, a cancellation or a killed connection leaves the old
@@ -35,9 +35,9 @@ the session until its transaction ends (`end`).
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -297,17 +297,16 @@ class MySQLLoader:
                 self._load(cursor, batch, encoded)
 
     def _load(self, cursor: Any, batch: Batch, encoded: bytes) -> None:
-        # PyMySQL sends a LOCAL INFILE by opening its path; an in-memory file serves it.
-        fd = os.memfd_create("seeder-batch")
-        try:
-            view = memoryview(encoded)
-            while view:
-                view = view[os.write(fd, view):]
+        # PyMySQL sends a LOCAL INFILE by opening its path: a temporary file, deleted at once
+        # (written and read back within the page cache).
+        with tempfile.NamedTemporaryFile(prefix="seeder-batch-", suffix=".csv") as file:
+            file.write(encoded)
+            file.flush()
             quote = self._quote
             columns = ", ".join(map(quote, batch.columns))
             try:
                 cursor.execute(
-                    f"LOAD DATA LOCAL INFILE '/dev/fd/{fd}' "
+                    f"LOAD DATA LOCAL INFILE '{pymysql.converters.escape_string(file.name)}' "
                     f"INTO TABLE {quote(self._shadows[batch.table].name)} CHARACTER SET utf8mb4 "
                     "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
                     f"LINES TERMINATED BY '\\n' ({columns})")
@@ -327,8 +326,6 @@ class MySQLLoader:
                     f"generated data does not fit table {batch.table} "
                     f"({warning[2] if warning else f'{cursor.rowcount} of {len(batch)} rows'}"
                     "); this is a seeder bug: please report it with the seed and size")
-        finally:
-            os.close(fd)
 
     def finish(self, progress: Progress) -> None:
         """Indexes, checked foreign keys and statistics on the shadow tables; then the swap."""
