@@ -127,7 +127,6 @@ def _connected(engine: Engine, display: str) -> Iterator[Connection]:
         yield connection
 
 
-
 @contextlib.contextmanager
 def autocommit(url: URL) -> Iterator[Connection]:
     """A connection to `url` in autocommit mode (CREATE and DROP DATABASE need one), its

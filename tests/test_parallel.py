@@ -121,13 +121,15 @@ def test_a_staging_schema_left_by_a_killed_populate_is_dropped_by_the_next(
     assert staging_schemas(seeded) == []
 
 
-def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/shop.db"
-    ok(invoke(url, "init-db"))
-    error = one_line_error(invoke(url, "populate", "--workers", "2", "--customers", "100",
-                                  "--seed", "1"))
-    assert error == ("seeder: error: sqlite databases take one writer at a time; load them "
-                     "with one worker")
+@pytest.mark.parametrize("database_url, title", [("sqlite", "SQLite"),
+                                                  ("mysql", "MySQL/MariaDB")],
+                         indirect=["database_url"])
+def test_other_databases_refuse_several_workers(database_url: str, title: str) -> None:
+    ok(invoke(database_url, "init-db"))
+    error = one_line_error(invoke(database_url, "populate", "--workers", "2", "--customers",
+                                  "100", "--seed", "1"))
+    assert error == ("seeder: error: loading over several connections is for PostgreSQL; load "
+                     f"{title} databases with one worker")
 
 
 def test_a_callers_connection_cannot_lend_itself_to_several_workers(seeded: str) -> None:

@@ -217,8 +217,8 @@ class Backend:
         raise NotImplementedError
 
     def parallel_load(self, database: Database) -> ParallelLoad:
-        raise InvalidArgument(f"{self.name} databases take one writer at a time; load them "
-                              "with one worker")
+        raise InvalidArgument(f"loading over several connections is for PostgreSQL; load "
+                              f"{self.title} databases with one worker")
 
     def staging_loader(self, connection: Connection, staging: str) -> Loader:
         raise NotImplementedError
