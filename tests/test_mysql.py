@@ -211,3 +211,26 @@ def test_uuids_and_ids_continue_for_rows_the_application_adds(seeded: str) -> No
         new_id, new_uuid = cursor.fetchone()
     assert new_id == 2001
     assert len(new_uuid) == 36 and new_uuid.count("-") == 4
+
+
+@pytest.mark.parametrize("locale", ["ja_JP", "el_GR", "ar_SA"])
+def test_names_in_every_script_come_back_as_on_sqlite(locale: str, mysql_database_url: str,
+                                                     tmp_path: Path) -> None:
+    """utf8mb4 end to end: what LOAD DATA sends is what SQLite stores, character for
+    character, and what the server compares and sorts by (the unique email index)."""
+    scenario = seeder.Scenario(locale=locale)
+    sqlite_url = f"sqlite:///{tmp_path}/names.db"
+    rows = {}
+    for url in (sqlite_url, mysql_database_url):
+        seeder.init_db(url)
+        seeder.populate(url, customers=800, seed=9, scenario=scenario)
+        engine = seeder_engine(url)
+        try:
+            with engine.connect() as connection:
+                rows[url] = connection.execute(text(
+                    "SELECT id, first_name, last_name, email, phone FROM customers "
+                    "ORDER BY id")).all()
+        finally:
+            engine.dispose()
+    assert any(ord(character) > 0x7F for row in rows[sqlite_url] for character in row[1])
+    assert rows[mysql_database_url] == rows[sqlite_url]
