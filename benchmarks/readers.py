@@ -3,13 +3,14 @@ query waits.
 
     python benchmarks/readers.py [--customers 1000000] [--old-customers 100000] [--seed 42]
                                  [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+                                 [--mysql-admin-url mysql://root@127.0.0.1:3306/mysql]
 
 A database is filled with --old-customers, then `seeder populate --replace --customers N` runs in
 a child process while this process asks `SELECT count(*) FROM customers` every 0.1 s over one
 connection (autocommit, so each query sees the latest committed data). It prints how many
 queries saw the old and the new dataset, how many failed and why, and the latency of the
-queries (median, the slowest, and when during the populate the slowest ran). PostgreSQL, then
-SQLite (with its default 5 s busy timeout, as `sqlite3.connect` has).
+queries (median, the slowest, and when during the populate the slowest ran). PostgreSQL,
+MariaDB, then SQLite (with its default 5 s busy timeout, as `sqlite3.connect` has).
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import time
 from pathlib import Path
 
 import psycopg
+import pymysql
 from measure import seeder_command
+from sqlalchemy.engine import make_url
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+MYSQL_ADMIN_URL = "mysql://root@127.0.0.1:3306/mysql"
 SEEDER = seeder_command()
 PAUSE_SECONDS = 0.1
 
@@ -43,7 +47,7 @@ def watch(query, populate: subprocess.Popen) -> list[tuple[float, float, str]]:
         asked = time.perf_counter()
         try:
             outcome = str(query())
-        except (psycopg.Error, sqlite3.Error) as error:
+        except (psycopg.Error, pymysql.Error, sqlite3.Error) as error:
             outcome = f"error: {str(error).strip().splitlines()[0]}"
         seen.append((asked - started, time.perf_counter() - asked, outcome))
         time.sleep(PAUSE_SECONDS)
@@ -96,6 +100,39 @@ def postgresql(admin_url: str, customers: int, old: int, seed: int, work: Path) 
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def mariadb(admin_url: str, customers: int, old: int, seed: int, work: Path) -> None:
+    name = f"seeder_bench_readers_{os.getpid()}"
+    server = make_url(admin_url)
+    url = server.set(database=name).render_as_string(hide_password=False)
+
+    def connect(database: str | None) -> pymysql.Connection:
+        return pymysql.connect(host=server.host, port=server.port or 3306,
+                               user=server.username, password=server.password or "",
+                               database=database, autocommit=True)
+
+    with connect(None) as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    try:
+        run([*SEEDER, "--database-url", url, "init-db"])
+        run([*SEEDER, "--database-url", url, "populate", "--customers", str(old), "--seed",
+             str(seed)])
+        with connect(name) as reader, reader.cursor() as cursor:
+            def count() -> int:
+                cursor.execute("SELECT count(*) FROM customers")
+                return cursor.fetchone()[0]
+
+            started = time.perf_counter()
+            child = populate(url, customers, seed + 1, work)
+            seen = watch(count, child)
+            wall = time.perf_counter() - started
+        if child.returncode != 0:
+            raise RuntimeError(child.stderr.read().decode())
+        report("MariaDB", seen, wall, old, customers)
+    finally:
+        with connect(None) as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
 def sqlite(customers: int, old: int, seed: int, work: Path) -> None:
     path = work / "readers.db"
     url = f"sqlite:///{path}"
@@ -119,11 +156,13 @@ def main() -> None:
     parser.add_argument("--old-customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--mysql-admin-url", default=MYSQL_ADMIN_URL)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average at start "
           f"{os.getloadavg()[0]:.2f}; a reader query every {PAUSE_SECONDS} s")
     with tempfile.TemporaryDirectory(prefix="seeder_bench_") as temp:
         postgresql(args.admin_url, args.customers, args.old_customers, args.seed, Path(temp))
+        mariadb(args.mysql_admin_url, args.customers, args.old_customers, args.seed, Path(temp))
         sqlite(args.customers, args.old_customers, args.seed, Path(temp))
 
 
