@@ -615,6 +615,27 @@ class Shard:
         return range((self.index - 1) * blocks // self.count, self.index * blocks // self.count)
 
 
+def shard_customers(dataset: DatasetPlan, shard: Shard) -> range:
+    """The 0-based indexes of the customers in the shard's blocks."""
+    own = shard.blocks(dataset.blocks)
+    return range(own.start * BLOCK_CUSTOMERS, min(own.stop * BLOCK_CUSTOMERS, dataset.customers))
+
+
+def every_block_rewards(catalog: Catalog, seed: int, dataset: DatasetPlan,
+                        found: dict[int, np.ndarray],
+                        checkpoint: Callable[[], None]) -> list[np.ndarray]:
+    """Every block's BlockRows.reward_ids, in block order: those `found` (block -> ids of the
+    blocks whose rows were built), the others drawn without building rows (block_rewards)."""
+    every = []
+    for block in range(dataset.blocks):
+        if block in found:
+            every.append(found[block])
+        else:
+            checkpoint()
+            every.append(block_rewards(catalog, seed, dataset, block))
+    return every
+
+
 def services_batch(catalog: Catalog) -> Batch:
     """The price list: one row per service of the scenario."""
     rows = catalog.service_rows
@@ -660,14 +681,9 @@ def rows(catalog: Catalog, seed: int, dataset: DatasetPlan,
         details = block_rows(catalog, seed, dataset, block)
         yield from details.batches
         found[block] = details.reward_ids
-    for block in range(dataset.blocks):
-        if block not in found:
-            checkpoint()
-            found[block] = block_rewards(catalog, seed, dataset, block)
-    customers = None if shard is None else range(
-        own.start * BLOCK_CUSTOMERS, min(own.stop * BLOCK_CUSTOMERS, dataset.customers))
-    yield from reward_rows(catalog, seed, dataset, [found[b] for b in range(dataset.blocks)],
-                           customers)
+    yield from reward_rows(catalog, seed, dataset,
+                           every_block_rewards(catalog, seed, dataset, found, checkpoint),
+                           None if shard is None else shard_customers(dataset, shard))
 
 
 def generate(*, customers: int, seed: int, scenario: Scenario | None = None,

@@ -33,15 +33,15 @@ import numpy as np
 from seeder.batch import Batch
 from seeder.formats import csv_header, csv_lines
 from seeder.generator import (
-    BLOCK_CUSTOMERS,
     Catalog,
     DatasetPlan,
     Shard,
-    block_rewards,
     block_rows,
+    every_block_rewards,
     plan,
     reward_rows,
     services_batch,
+    shard_customers,
 )
 from seeder.models import DATA_TABLES
 from seeder.progress import WRITING, Progress
@@ -155,12 +155,6 @@ def write_block(catalog: Catalog, seed: int, dataset: DatasetPlan, block: int,
     return write(block_name(block), BLOCK_TABLES, rows.batches), rows.reward_ids
 
 
-def shard_customers(dataset: DatasetPlan, shard: Shard) -> range:
-    """The 0-based indexes of the customers in the shard's blocks."""
-    own = shard.blocks(dataset.blocks)
-    return range(own.start * BLOCK_CUSTOMERS, min(own.stop * BLOCK_CUSTOMERS, dataset.customers))
-
-
 def write_shard_part(catalog: Catalog, seed: int, dataset: DatasetPlan, shard: Shard,
                      found: Sequence[np.ndarray], write: PartWriter) -> dict[str, int]:
     """Write the shard part; `found` is every block's BlockRows.reward_ids, in block order."""
@@ -200,11 +194,7 @@ def write_here(directory: Path, format: str, catalog: Catalog, seed: int, custom
             written += rows["customers"]
             report(WRITING, written, in_shard)
         # A shard needs the reward ids of the other blocks too: drawn without building rows.
-        for block in range(dataset.blocks):
-            if block not in found:
-                checkpoint()
-                found[block] = block_rewards(catalog, seed, dataset, block)
+        every = every_block_rewards(catalog, seed, dataset, found, checkpoint)
         checkpoint()
-        add_rows(total_rows, write_shard_part(catalog, seed, dataset, shard,
-                                              [found[b] for b in range(dataset.blocks)], write))
+        add_rows(total_rows, write_shard_part(catalog, seed, dataset, shard, every, write))
     return total_rows
