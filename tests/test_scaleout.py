@@ -32,7 +32,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
-from support import invoke, ok, one_line_error
+from support import invoke, ok, one_line_error, small_disk
 
 import seeder
 from seeder import commands, distributed
@@ -475,27 +475,10 @@ def test_a_cancelled_export_on_dask_leaves_the_earlier_one(file_format: str, clu
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `path`: a disk that fills up for real."""
-    path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true requires a full-disk test: {reason}")
-        pytest.skip(reason)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
-
-
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_a_full_disk_on_a_worker_leaves_the_earlier_export(file_format: str, cluster: str,
                                                            tmp_path: Path) -> None:
-    with _small_disk(tmp_path / "disk", "1m") as disk:
+    with small_disk(tmp_path / "disk", "1m") as disk:
         out = disk / "data"
         commands.export(out, customers=300, seed=1, format=file_format)
         earlier = _file_digests(out)
