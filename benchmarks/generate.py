@@ -18,12 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from measure import CommandFailed, measure, seeder_command, table
+from measure import measure, run, seeder_command, table
 
 GENERATE_ONLY = """
 import sys, time
 from seeder.generator import generate
-from seeder.scenario import Scenario
 customers, seed = int(sys.argv[1]), int(sys.argv[2])
 wall, cpu = time.perf_counter(), time.process_time()
 rows = 0
@@ -101,8 +100,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except CommandFailed as error:
-        sys.exit(f"command failed ({error.returncode}): {' '.join(error.command)}\n"
-                 f"{error.stderr}")
+    run(main)

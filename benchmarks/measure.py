@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -67,3 +68,13 @@ def table(headers: list[str], rows: list[list]) -> str:
                                for i, cell in enumerate(row)).rstrip())
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a benchmark's main; a failed child ends it with the command and its stderr, not a
+    traceback."""
+    try:
+        main()
+    except CommandFailed as error:
+        sys.exit(f"command failed ({error.returncode}): {' '.join(error.command)}\n"
+                 f"{error.stderr}")

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from measure import CommandFailed, measure, seeder_command, table
+from measure import measure, run, seeder_command, table
 
 PAIRING = """
 import json, sys, time, tracemalloc
@@ -276,8 +276,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except CommandFailed as error:
-        sys.exit(f"command failed ({error.returncode}): {' '.join(error.command)}\n"
-                 f"{error.stderr}")
+    run(main)
