@@ -32,6 +32,7 @@ from support import (
     new_database,
     ok,
     one_line_error,
+    populated_learners,
     seeder_engine,
 )
 
@@ -77,19 +78,9 @@ def learners(tmp_path_factory: pytest.TempPathFactory,
              cache: Path) -> Iterator[Callable[[str], str]]:
     """backend -> a learner's populated database, made once; its hidden variants are dropped
     at the end."""
-    urls: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        def get(backend: str) -> str:
-            if backend not in urls:
-                url = stack.enter_context(new_database(backend, tmp_path_factory.mktemp(backend)))
-                ok(invoke(url, "init-db"))
-                ok(invoke(url, "populate", "--customers", str(CUSTOMERS),
-                          "--seed", str(LEARNER_SEED)))
-                stack.callback(drop_variants, url)  # before the database itself is dropped
-                urls[backend] = url
-            return urls[backend]
-
-        yield get
+        yield populated_learners(stack, tmp_path_factory, customers=CUSTOMERS,
+                                 seed=LEARNER_SEED)
 
 
 @pytest.fixture(params=BACKENDS)
