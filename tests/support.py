@@ -199,3 +199,13 @@ def populated_learners(stack: contextlib.ExitStack, tmp_path_factory: pytest.Tem
         return urls[backend]
 
     return get
+
+
+@contextlib.contextmanager
+def scoped_engine(url: str) -> Iterator[Engine]:
+    """seeder_engine(url) for the `with` block, disposed at its end."""
+    engine = seeder_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

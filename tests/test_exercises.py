@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select
-from support import BACKENDS, invoke, new_database, ok, populated_learners, seeder_engine
+from support import BACKENDS, invoke, new_database, ok, populated_learners, scoped_engine
 
 from seeder.database import open_database
 from seeder.errors import DatabaseError, InvalidArgument, SchemaError
@@ -556,8 +556,7 @@ def test_check_refuses_a_writing_query_before_touching_any_database() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_database_without_data_is_reported(backend: str, tmp_path: Path) -> None:
     with new_database(backend, tmp_path) as url:
-        engine = seeder_engine(url)
-        try:
+        with scoped_engine(url) as engine:
             with engine.connect() as connection:
                 datasets = [("your database", connection)]
                 with pytest.raises(SchemaError, match=(
@@ -571,5 +570,3 @@ def test_a_database_without_data_is_reported(backend: str, tmp_path: Path) -> No
                         "the answer to exercise 1 returns no rows on your database; populate "
                         "it with a few thousand customers or more")):
                     check_answer(EXERCISES[0], "SELECT 1", datasets)
-        finally:
-            engine.dispose()

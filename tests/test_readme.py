@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
-from support import invoke, ok, seeder_engine
+from support import invoke, ok, scoped_engine
 
 import seeder
 
@@ -54,14 +54,10 @@ def results(tmp_path_factory) -> dict[str, list[list[tuple]]]:
         with new_database(backend, tmp_path_factory.mktemp(backend)) as url:
             ok(invoke(url, "init-db"))
             ok(invoke(url, "populate", "--customers", str(CUSTOMERS), "--seed", str(SEED)))
-            engine = seeder_engine(url)
-            try:
-                with engine.connect() as connection:
-                    found[backend] = [
-                        [tuple(map(_plain, row)) for row in connection.execute(text(query))]
-                        for query in _blocks("sql")]
-            finally:
-                engine.dispose()
+            with scoped_engine(url) as engine, engine.connect() as connection:
+                found[backend] = [
+                    [tuple(map(_plain, row)) for row in connection.execute(text(query))]
+                    for query in _blocks("sql")]
     return found
 
 
