@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
-from support import invoke, ok, scoped_engine
+from support import invoke, new_database, ok, scoped_engine
 
 import seeder
 
@@ -47,8 +47,6 @@ def _plain(value: object) -> object:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, list[list[tuple]]]:
     """Every README SQL example's rows, per backend."""
-    from support import new_database
-
     found = {}
     for backend in ("sqlite", "postgresql"):
         with new_database(backend, tmp_path_factory.mktemp(backend)) as url:
