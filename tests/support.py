@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from seeder.backends import backend_for_url
 from seeder.cli import cli
+from seeder.exercises import drop_variants
 from seeder.urls import parse_database_url
 
 # The server the PostgreSQL cases create their throwaway databases on (any existing database
@@ -193,3 +194,35 @@ def small_disk(path: Path, size: str) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+# --- learners' databases for the exercises ----------------------------------------------------
+
+
+def populated_learners(stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory,
+                       *, customers: int, seed: int) -> Callable[[str], str]:
+    """backend -> the URL of a learner's database, made by `seeder init-db` and `seeder
+    populate` the first time a backend is asked for. `stack` drops each database on closing,
+    after the hidden variants that checks built from it."""
+    urls: dict[str, str] = {}
+
+    def get(backend: str) -> str:
+        if backend not in urls:
+            url = stack.enter_context(new_database(backend, tmp_path_factory.mktemp(backend)))
+            ok(invoke(url, "init-db"))
+            ok(invoke(url, "populate", "--customers", str(customers), "--seed", str(seed)))
+            stack.callback(drop_variants, url)  # before the database itself is dropped
+            urls[backend] = url
+        return urls[backend]
+
+    return get
+
+
+@contextlib.contextmanager
+def scoped_engine(url: str) -> Iterator[Engine]:
+    """seeder_engine(url) for the `with` block, disposed at its end."""
+    engine = seeder_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner, Result
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
-from support import POSTGRES_ADMIN_URL, invoke, ok, one_line_error, seeder_engine
+from support import POSTGRES_ADMIN_URL, invoke, ok, one_line_error, scoped_engine
 
 from seeder import __version__, schema
 from seeder.cli import cli
@@ -45,25 +45,17 @@ def _run(*args: str, input: str | None = None) -> Result:
 
 
 def _counts(url: str) -> dict[str, int]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in ALL_TABLES}
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as conn:
+        return {t.name: conn.scalar(select(func.count()).select_from(t)) for t in ALL_TABLES}
 
 
 def _assert_empty_schema_at_head(url: str) -> None:
     assert set(_counts(url).values()) == {0}
-    engine = seeder_engine(url)
-    try:
-        with engine.begin() as conn:
-            assert schema.current_revision(conn) == schema.HEAD_REVISION
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-            command.check(schema.alembic_config(conn))
-            assert set(inspect(conn).get_view_names()) == {"customer_list", "transaction_list"}
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.begin() as conn:
+        assert schema.current_revision(conn) == schema.HEAD_REVISION
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        command.check(schema.alembic_config(conn))
+        assert set(inspect(conn).get_view_names()) == {"customer_list", "transaction_list"}
 
 
 def _with_password(url: str) -> str:
@@ -207,13 +199,11 @@ def test_unsupported_url(url: str, message: str, args: list[str]) -> None:
 def test_database_from_a_newer_seeder_says_upgrade_seeder(database_url: str,
                                                           args: list[str]) -> None:
     ok(invoke(database_url, "init-db"))
-    engine = seeder_engine(database_url)
-    with engine.begin() as conn:
+    with scoped_engine(database_url) as engine, engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
-    engine.dispose()
     error = one_line_error(invoke(database_url, *args))
     assert "9999" in error and "upgrade seeder" in error
-    with seeder_engine(database_url).connect() as conn:
+    with scoped_engine(database_url) as engine, engine.connect() as conn:
         assert schema.current_revision(conn) == "9999"
 
 
@@ -372,15 +362,11 @@ INDEPENDENT_FIGURES = {
 
 
 def _independent_figures(url: str) -> dict[str, list[tuple]]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {name: [tuple(str(cell) if hasattr(cell, "isoformat") else cell
-                                 for cell in row)
-                           for row in connection.exec_driver_sql(query)]
-                    for name, query in INDEPENDENT_FIGURES.items()}
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as connection:
+        return {name: [tuple(str(cell) if hasattr(cell, "isoformat") else cell
+                             for cell in row)
+                       for row in connection.exec_driver_sql(query)]
+                for name, query in INDEPENDENT_FIGURES.items()}
 
 
 def test_info_figures_match_independent_sql(database_url: str) -> None:

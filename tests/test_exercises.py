@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select
-from support import BACKENDS, invoke, new_database, ok, seeder_engine
+from support import BACKENDS, invoke, new_database, ok, populated_learners, scoped_engine
 
 from seeder.database import open_database
 from seeder.errors import DatabaseError, InvalidArgument, SchemaError
@@ -38,7 +38,6 @@ from seeder.exercises import (
     ResultSet,
     check_answer,
     compare_results,
-    drop_variants,
     get_exercise,
     load_exercises,
     normalise_cell,
@@ -324,22 +323,11 @@ def learner_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     """backend -> the URL of a learner's database with CUSTOMERS customers from LEARNER_SEED,
     created once per module. Hidden variants go to a cache directory of this module (SQLite)
     or to the test servers (PostgreSQL, MariaDB), and are dropped at the end."""
-    urls: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-
-        def get(backend: str) -> str:
-            if backend not in urls:
-                url = stack.enter_context(new_database(backend, tmp_path_factory.mktemp(backend)))
-                ok(invoke(url, "init-db"))
-                ok(invoke(url, "populate", "--customers", str(CUSTOMERS),
-                          "--seed", str(LEARNER_SEED)))
-                stack.callback(drop_variants, url)  # before the database itself is dropped
-                urls[backend] = url
-            return urls[backend]
-
-        yield get
+        yield populated_learners(stack, tmp_path_factory, customers=CUSTOMERS,
+                                 seed=LEARNER_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -568,8 +556,7 @@ def test_check_refuses_a_writing_query_before_touching_any_database() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_database_without_data_is_reported(backend: str, tmp_path: Path) -> None:
     with new_database(backend, tmp_path) as url:
-        engine = seeder_engine(url)
-        try:
+        with scoped_engine(url) as engine:
             with engine.connect() as connection:
                 datasets = [("your database", connection)]
                 with pytest.raises(SchemaError, match=(
@@ -583,5 +570,3 @@ def test_a_database_without_data_is_reported(backend: str, tmp_path: Path) -> No
                         "the answer to exercise 1 returns no rows on your database; populate "
                         "it with a few thousand customers or more")):
                     check_answer(EXERCISES[0], "SELECT 1", datasets)
-        finally:
-            engine.dispose()

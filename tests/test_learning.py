@@ -32,7 +32,8 @@ from support import (
     new_database,
     ok,
     one_line_error,
-    seeder_engine,
+    populated_learners,
+    scoped_engine,
 )
 
 from seeder.exercises import (
@@ -77,19 +78,9 @@ def learners(tmp_path_factory: pytest.TempPathFactory,
              cache: Path) -> Iterator[Callable[[str], str]]:
     """backend -> a learner's populated database, made once; its hidden variants are dropped
     at the end."""
-    urls: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        def get(backend: str) -> str:
-            if backend not in urls:
-                url = stack.enter_context(new_database(backend, tmp_path_factory.mktemp(backend)))
-                ok(invoke(url, "init-db"))
-                ok(invoke(url, "populate", "--customers", str(CUSTOMERS),
-                          "--seed", str(LEARNER_SEED)))
-                stack.callback(drop_variants, url)  # before the database itself is dropped
-                urls[backend] = url
-            return urls[backend]
-
-        yield get
+        yield populated_learners(stack, tmp_path_factory, customers=CUSTOMERS,
+                                 seed=LEARNER_SEED)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -135,26 +126,18 @@ def variant_url(url: str, number: int) -> str:
 
 
 def seed_runs(url: str) -> list[tuple]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(
-                select(SeedRun.seed, SeedRun.customers, SeedRun.finished_at)
-                .order_by(SeedRun.id))]
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            select(SeedRun.seed, SeedRun.customers, SeedRun.finished_at)
+            .order_by(SeedRun.id))]
 
 
 def fingerprint(url: str) -> list[tuple]:
     """Rows and key sums per table: what any change to the data would move."""
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(connection.execute(
-                select(func.count(), func.sum(table.c.id))).one()) for table in
-                [*DATA_TABLES, SeedRun.__table__]]
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as connection:
+        return [tuple(connection.execute(
+            select(func.count(), func.sum(table.c.id))).one()) for table in
+            [*DATA_TABLES, SeedRun.__table__]]
 
 
 # --- list and show ------------------------------------------------------------------------------
@@ -226,26 +209,18 @@ def test_a_result_one_row_short_is_wrong_on_the_learners_database(url: str) -> N
 
 
 def _december_2023(url: str) -> tuple[int, int]:
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as connection:
-            return tuple(connection.execute(
-                select(func.count(), func.sum(Transaction.price))
-                .where(Transaction.transaction_date >= dt.date(2023, 12, 1),
-                       Transaction.transaction_date < dt.date(2024, 1, 1))).one())
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as connection:
+        return tuple(connection.execute(
+            select(func.count(), func.sum(Transaction.price))
+            .where(Transaction.transaction_date >= dt.date(2023, 12, 1),
+                   Transaction.transaction_date < dt.date(2024, 1, 1))).one())
 
 
 def test_a_hard_coded_result_is_wrong_on_the_first_hidden_variant(url: str) -> None:
-    engine = seeder_engine(url)
-    try:
-        # As the check sees them: MariaDB's averages with all their decimals, not the 4 a
-        # session shows by default.
-        with engine.connect() as connection:
-            rows = run_read_only(connection, bare_answer(url, UNORDERED)).rows
-    finally:
-        engine.dispose()
+    # As the check sees them: MariaDB's averages with all their decimals, not the 4 a session
+    # shows by default.
+    with scoped_engine(url) as engine, engine.connect() as connection:
+        rows = run_read_only(connection, bare_answer(url, UNORDERED)).rows
     query = "VALUES " + ", ".join(f"('{category}', {count}, {revenue}, {float(average)!r})"
                                   for category, count, revenue, average in rows)
     result = check_stdin(url, UNORDERED, query)
@@ -385,12 +360,9 @@ def test_a_database_without_a_populate_on_record_is_told_why(backend: str,
     with new_database(backend, tmp_path) as url:
         ok(invoke(url, "init-db"))
         ok(invoke(url, "populate", "--customers", "300", "--seed", "1"))
-        engine = seeder_engine(url)
-        try:
-            with engine.begin() as connection:  # as if the data came from CSV files
-                connection.execute(SeedRun.__table__.delete())
-        finally:
-            engine.dispose()
+        # As if the data came from CSV files:
+        with scoped_engine(url) as engine, engine.begin() as connection:
+            connection.execute(SeedRun.__table__.delete())
         result = check_stdin(url, UNORDERED, answer(url, UNORDERED))
         assert one_line_error(result) == (
             f"seeder: error: {display_url(make_url(url))} has no populate on record (its "
@@ -415,13 +387,9 @@ def test_a_learner_without_createdb_is_told_what_to_do(tmp_path: Path) -> None:
     with _role_without_createdb() as role, new_database("postgresql", tmp_path) as admin_url:
         ok(invoke(admin_url, "init-db"))
         ok(invoke(admin_url, "populate", "--customers", "400", "--seed", "8"))
-        engine = seeder_engine(admin_url)
-        try:
-            with engine.begin() as connection:
-                connection.exec_driver_sql(
-                    f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
-        finally:
-            engine.dispose()
+        with scoped_engine(admin_url) as engine, engine.begin() as connection:
+            connection.exec_driver_sql(
+                f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
         url = make_url(admin_url).set(username=role).render_as_string(hide_password=False)
         names = [variant_name(400, seed) for seed in variant_seeds(8)]
         before = fingerprint(admin_url)
@@ -531,12 +499,8 @@ def test_variants_have_the_scenario_of_the_last_populate(cache: Path, tmp_path: 
         scenarios = []
         for database in [url, *(f"sqlite:///{cache_directory() / variant_name(400, seed)}.db"
                                 for seed in variant_seeds(4))]:
-            engine = seeder_engine(database)
-            try:
-                with engine.connect() as connection:
-                    scenarios.append(connection.scalar(select(SeedRun.scenario)))
-            finally:
-                engine.dispose()
+            with scoped_engine(database) as engine, engine.connect() as connection:
+                scenarios.append(connection.scalar(select(SeedRun.scenario)))
         assert scenarios[0]["makes"] == {"Volvo": ["XC60", "XC90"]}
         assert scenarios[1] == scenarios[0] and scenarios[2] == scenarios[0]
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import text
-from support import invoke, ok, seeder_engine
+from support import invoke, new_database, ok, scoped_engine
 
 import seeder
 
@@ -47,21 +47,15 @@ def _plain(value: object) -> object:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict[str, list[list[tuple]]]:
     """Every README SQL example's rows, per backend."""
-    from support import new_database
-
     found = {}
     for backend in ("sqlite", "postgresql"):
         with new_database(backend, tmp_path_factory.mktemp(backend)) as url:
             ok(invoke(url, "init-db"))
             ok(invoke(url, "populate", "--customers", str(CUSTOMERS), "--seed", str(SEED)))
-            engine = seeder_engine(url)
-            try:
-                with engine.connect() as connection:
-                    found[backend] = [
-                        [tuple(map(_plain, row)) for row in connection.execute(text(query))]
-                        for query in _blocks("sql")]
-            finally:
-                engine.dispose()
+            with scoped_engine(url) as engine, engine.connect() as connection:
+                found[backend] = [
+                    [tuple(map(_plain, row)) for row in connection.execute(text(query))]
+                    for query in _blocks("sql")]
     return found
 
 

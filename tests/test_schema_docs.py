@@ -11,7 +11,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql
-from support import invoke, ok, seeder_engine
+from support import invoke, ok, scoped_engine
 
 from seeder import schema
 from seeder.models import VIEWS, Base
@@ -43,21 +43,16 @@ def test_postgresql_keeps_the_descriptions_as_comments(postgres_database_url: st
     url = postgres_database_url
     ok(invoke(url, "init-db"))
     ok(invoke(url, "populate", "--customers", "2000", "--seed", "1"))
-    engine = seeder_engine(url)
-    try:
-        with engine.connect() as conn:
-            inspector = inspect(conn)
-            for table in TABLES + VIEWS:
-                assert inspector.get_table_comment(table.name)["text"] == table.comment
-                stored = {c["name"]: c.get("comment") for c in inspector.get_columns(table.name)}
-                assert stored == {column.name: column.comment for column in table.columns}
-    finally:
-        engine.dispose()
+    with scoped_engine(url) as engine, engine.connect() as conn:
+        inspector = inspect(conn)
+        for table in TABLES + VIEWS:
+            assert inspector.get_table_comment(table.name)["text"] == table.comment
+            stored = {c["name"]: c.get("comment") for c in inspector.get_columns(table.name)}
+            assert stored == {column.name: column.comment for column in table.columns}
 
 
 def test_postgresql_drops_the_comments_on_downgrade(postgres_database_url: str) -> None:
-    engine = seeder_engine(postgres_database_url)
-    try:
+    with scoped_engine(postgres_database_url) as engine:
         with engine.begin() as conn:
             schema.upgrade(conn)
             schema.downgrade(conn, "0002")
@@ -67,15 +62,12 @@ def test_postgresql_drops_the_comments_on_downgrade(postgres_database_url: str) 
                 assert inspector.get_table_comment(table.name)["text"] is None
                 assert [c.get("comment") for c in inspector.get_columns(table.name)] == [
                     None] * len(table.columns)
-    finally:
-        engine.dispose()
 
 
 def test_view_columns_have_the_documented_types(postgres_database_url: str) -> None:
     """The dictionary gives the views' PostgreSQL types (SQLite's views declare no types for
     computed columns): they are the ones PostgreSQL reports."""
-    engine = seeder_engine(postgres_database_url)
-    try:
+    with scoped_engine(postgres_database_url) as engine:
         with engine.begin() as conn:
             schema.upgrade(conn)
         with engine.connect() as conn:
@@ -86,8 +78,6 @@ def test_view_columns_have_the_documented_types(postgres_database_url: str) -> N
                 documented = [(column.name, column.type.compile(dialect=postgresql.dialect()))
                               for column in view.columns]
                 assert found == documented
-    finally:
-        engine.dispose()
 
 
 # --- `seeder schema` and the files that are its output ----------------------------------------
