@@ -1,6 +1,6 @@
 """The migrations against the models, the declared constraints, the views, and the packaged install.
 
-Every database test runs on SQLite and on PostgreSQL (see conftest.py).
+Every database test runs on SQLite, PostgreSQL and MySQL/MariaDB (see conftest.py).
 """
 
 from __future__ import annotations
