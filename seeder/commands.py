@@ -68,10 +68,7 @@ def init_db(target: Target) -> SchemaChange:
             db.transaction(write=True) as connection:
         db.backend.lock(connection, db.display, wait=True)
         current = schema.current_revision(connection)
-        schema.require_known(db.display, current)
-        if current is None and (found := schema.seeder_objects(connection)):
-            raise SchemaError(f"{db.display} holds seeder's {', '.join(found)} but no schema "
-                              f"revision; {schema.RESET_HINT}")
+        schema.require_upgradable(connection, db.display, current)
         if current == head:
             schema.require_undamaged(connection, db.display)
         else:

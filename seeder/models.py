@@ -352,10 +352,6 @@ class ReferralLink(Base):
     referred_reward: Mapped[Transaction] = relationship(foreign_keys=[referred_reward_id])
 
 
-# The largest seed a user may give: seed_runs.seed is a BIGINT.
-MAX_SEED = 2**63 - 1
-
-
 class SeedRun(Base):
     __tablename__ = "seed_runs"
     __table_args__ = (

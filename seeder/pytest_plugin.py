@@ -34,7 +34,6 @@ import pytest
 import seeder
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
     from sqlalchemy.engine import URL
 
 URL_VARIABLE = "SEEDER_TEST_URL"
@@ -235,26 +234,18 @@ class PostgresDatasets(Datasets):
         super().__init__()
         # Imported here, as the rest of seeder's database code: sessions that never ask for a
         # PostgreSQL database do not load it.
-        from sqlalchemy.exc import DBAPIError
-
-        from seeder.backends import backend_for_url
-        from seeder.urls import display_url
+        from seeder.database import open_database
 
         self._url = _postgres_url(admin_url)
-        self._display = display_url(self._url)
-        self._driver_error = DBAPIError  # SQLAlchemy's wrapper of every psycopg error
-        self._backend = backend_for_url(self._url)
         self._token = secrets.token_hex(6)
         # Every database name this session has made or is making, in order.
         self._made: list[str] = []
         # URL handed out -> database name.
         self._names: dict[str, str] = {}
-        engine = self._backend.create_engine(self._backend.driver_url(self._url))
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            self._admin: Connection = self._engine.connect()
-        except DBAPIError as error:
-            raise self._backend.error(error, self._display) from None
+        # One admin connection for the session, closed (and its engine disposed) by close().
+        self._session = contextlib.ExitStack()
+        self._database = self._session.enter_context(open_database(self._url))
+        self._admin = self._database.connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def _new_database(self, label: str) -> str:
         name = self._register(label)
@@ -269,17 +260,20 @@ class PostgresDatasets(Datasets):
         return name
 
     def _copy(self, template: str, label: str) -> str:
+        from sqlalchemy.exc import DBAPIError
+
         name = self._register(label)
-        try:
-            self._admin.exec_driver_sql(
-                f"CREATE DATABASE {self._quote(name)} TEMPLATE {self._quote(template)}")
-        except self._driver_error as error:
-            if getattr(error.orig, "sqlstate", None) == OBJECT_IN_USE:
+        with self._database.errors():
+            try:
+                self._admin.exec_driver_sql(
+                    f"CREATE DATABASE {self._quote(name)} TEMPLATE {self._quote(template)}")
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != OBJECT_IN_USE:
+                    raise
                 raise seeder.DatabaseError(
-                    f"cannot clone template database {template} on {self._display}: "
-                    f"{self._backend.reason(error)}; close the connections to it (tests get "
-                    "their own clone and must not connect to the template)") from None
-            raise self._backend.error(error, self._display) from None
+                    f"cannot clone template database {template} on {self._database.display}: "
+                    f"{self._database.backend.reason(error)}; close the connections to it "
+                    "(tests get their own clone and must not connect to the template)") from None
         return self._url_of(name)
 
     def discard(self, url: str) -> None:
@@ -295,8 +289,7 @@ class PostgresDatasets(Datasets):
                 self._drop(name)
             except seeder.SeederError as error:
                 failures.append(f"{name} ({error})")
-        self._admin.close()
-        self._engine.dispose()
+        self._session.close()
         if failures:
             raise seeder.DatabaseError(f"could not drop {', '.join(failures)}; drop them by hand")
 
@@ -317,13 +310,11 @@ class PostgresDatasets(Datasets):
         return url
 
     def _quote(self, name: str) -> str:
-        return self._engine.dialect.identifier_preparer.quote(name)
+        return self._admin.dialect.identifier_preparer.quote(name)
 
     def _execute(self, statement: str) -> None:
-        try:
+        with self._database.errors():
             self._admin.exec_driver_sql(statement)
-        except self._driver_error as error:
-            raise self._backend.error(error, self._display) from None
 
 
 def _postgres_url(admin_url: str) -> URL:

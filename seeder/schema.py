@@ -141,12 +141,18 @@ def require_current(connection: Connection, display: str) -> None:
     """Stop unless the database is at the newest revision."""
     current, head = current_revision(connection), HEAD_REVISION
     if current != head:
-        require_known(display, current)
-        if current is None and (found := seeder_objects(connection)):
-            raise SchemaError(f"{display} holds seeder's {', '.join(found)} but no schema "
-                              f"revision; {RESET_HINT}")
+        require_upgradable(connection, display, current)
         state = "is not initialised" if current is None else f"is at revision {current}, not {head}"
         raise SchemaError(f"{display} {state}; run `seeder init-db`")
+
+
+def require_upgradable(connection: Connection, display: str, current: str | None) -> None:
+    """Stop unless the migrations can take the database from `current` (its revision) to the
+    newest: a revision this seeder knows, or none and no seeder objects left without one."""
+    require_known(display, current)
+    if current is None and (found := seeder_objects(connection)):
+        raise SchemaError(f"{display} holds seeder's {', '.join(found)} but no schema "
+                          f"revision; {RESET_HINT}")
 
 
 def require_undamaged(connection: Connection, display: str) -> None:

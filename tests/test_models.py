@@ -1,7 +1,7 @@
 """The models as a working database after a populate: keys and UUIDs that the database makes,
 the ORM relationships on every foreign key, readable reprs, and the mapped views.
 
-Every database test runs on SQLite and on PostgreSQL (see conftest.py).
+Every database test runs on SQLite, PostgreSQL and MySQL/MariaDB (see conftest.py).
 """
 
 from __future__ import annotations
