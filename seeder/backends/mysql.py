@@ -401,8 +401,9 @@ class MySQLLoader:
                         f"({', '.join(self._quote(c.name) for c in constraint.columns)}) "
                         f"REFERENCES {self._quote(parent)} "
                         f"({', '.join(self._quote(e.column.name) for e in constraint.elements)})")
-                self._run_sql(f"ALTER TABLE {self._quote(self._shadows[table.name].name)} "
-                              + ", ".join(clauses))
+                self._connection.exec_driver_sql(
+                    f"ALTER TABLE {self._quote(self._shadows[table.name].name)} "
+                    + ", ".join(clauses))
         finally:
             self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
 
@@ -419,7 +420,7 @@ class MySQLLoader:
         try:
             while True:
                 try:
-                    self._run_sql(f"RENAME TABLE {renames}")
+                    self._connection.exec_driver_sql(f"RENAME TABLE {renames}")
                     break
                 except DBAPIError as error:
                     if _code(error) != LOCK_WAIT_TIMEOUT:
@@ -441,12 +442,10 @@ class MySQLLoader:
             return
         self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
         try:
-            self._run_sql("DROP TABLE IF EXISTS " + ", ".join(map(self._quote, names)))
+            self._connection.exec_driver_sql(
+                "DROP TABLE IF EXISTS " + ", ".join(map(self._quote, names)))
         finally:
             self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
-
-    def _run_sql(self, statement: str) -> None:
-        self._connection.exec_driver_sql(statement)
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
