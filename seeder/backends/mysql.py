@@ -35,6 +35,7 @@ the session until its transaction ends (`end`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import secrets
 import tempfile
@@ -49,7 +50,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
 from seeder.backends import Backend, Deadline, Rows
-from seeder.backends.server_variants import ServerVariants
+from seeder.backends.server_variants import ServerVariants, quote
 from seeder.batch import Batch
 from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError, VariantError
 from seeder.formats import csv_lines
@@ -254,6 +255,7 @@ class MySQLLoader:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._quote = functools.partial(quote, connection)
         self._run = secrets.token_hex(4)
         metadata = MetaData()
         self._shadows = {table.name: table.to_metadata(
@@ -451,9 +453,6 @@ class MySQLLoader:
     def _cursor(self) -> Iterator[Any]:
         with self._connection.connection.driver_connection.cursor() as cursor:
             yield cursor
-
-    def _quote(self, name: str) -> str:
-        return self._connection.dialect.identifier_preparer.quote(name)
 
 
 # A loader's first connection (its server thread id) -> the thread ids of its other ones.
