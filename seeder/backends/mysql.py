@@ -388,8 +388,7 @@ class MySQLLoader:
         taken = set(self._connection.scalars(text(
             "SELECT constraint_name FROM information_schema.referential_constraints "
             "WHERE constraint_schema = DATABASE()")))
-        self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-        try:
+        with self._session_setting("foreign_key_checks", 0, restore=1):
             for table in DATA_TABLES:
                 if not table.foreign_key_constraints:
                     continue
@@ -406,8 +405,6 @@ class MySQLLoader:
                 self._connection.exec_driver_sql(
                     f"ALTER TABLE {self._quote(self._shadows[table.name].name)} "
                     + ", ".join(clauses))
-        finally:
-            self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
 
     def _swap(self) -> None:
         """One RENAME TABLE: live tables out, shadow tables in; then the old ones go."""
@@ -417,9 +414,8 @@ class MySQLLoader:
             + [f"{self._quote(self._shadows[table.name].name)} TO {self._quote(table.name)}"
                for table in DATA_TABLES])
         deadline = time.monotonic() + SWAP_WAIT_SECONDS
-        self._connection.exec_driver_sql(
-            f"SET SESSION lock_wait_timeout = {SWAP_ATTEMPT_SECONDS}")
-        try:
+        with self._session_setting("lock_wait_timeout", SWAP_ATTEMPT_SECONDS,
+                                   restore=LOCK_TIMEOUT_SECONDS):
             while True:
                 try:
                     self._connection.exec_driver_sql(f"RENAME TABLE {renames}")
@@ -434,20 +430,23 @@ class MySQLLoader:
                             f"{_lock_holders(self._connection.engine)}; end their "
                             "transactions (or KILL them) and rerun; nothing was written"
                         ) from None
-        finally:
-            self._connection.exec_driver_sql(
-                f"SET SESSION lock_wait_timeout = {LOCK_TIMEOUT_SECONDS}")
         self._drop(list(self._retired.values()))
 
     def _drop(self, names: list[str]) -> None:
         if not names:
             return
-        self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-        try:
+        with self._session_setting("foreign_key_checks", 0, restore=1):
             self._connection.exec_driver_sql(
                 "DROP TABLE IF EXISTS " + ", ".join(map(self._quote, names)))
+
+    @contextlib.contextmanager
+    def _session_setting(self, name: str, value: int, *, restore: int) -> Iterator[None]:
+        """SET SESSION name = value for the block, then name = restore, even on an error."""
+        self._connection.exec_driver_sql(f"SET SESSION {name} = {value}")
+        try:
+            yield
         finally:
-            self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+            self._connection.exec_driver_sql(f"SET SESSION {name} = {restore}")
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
