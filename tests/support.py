@@ -134,6 +134,24 @@ def staging_schemas(url: str) -> list[str]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path`: a disk that fills up for real. Skipped where it
+    cannot be mounted (not root), except under CI=true, where it fails."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
+        if _in_ci():
+            pytest.fail(f"CI=true requires a full-disk test: {reason}")
+        pytest.skip(reason)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
