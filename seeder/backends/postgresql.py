@@ -240,13 +240,13 @@ class PostgresParallelLoad:
             connection.execute(_STAGING_UNLOCK, {"name": self.staging})
             connection.execute(select(func.pg_advisory_unlock(POPULATE_LOCK_KEY)))
 
-    def prepare(self, connection: Connection) -> None:
+    def prepare(self) -> None:
         self._loader.start()
 
-    def build(self, connection: Connection, progress: Progress) -> None:
+    def build(self, progress: Progress) -> None:
         self._loader.build(progress)
 
-    def swap(self, connection: Connection, progress: Progress) -> None:
+    def swap(self, progress: Progress) -> None:
         self._loader.swap(progress)
 
 
