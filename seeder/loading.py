@@ -135,15 +135,15 @@ class _Run:
         with parallel:
             with db.transaction(write=True) as connection:
                 self.check_target(db, connection, wait_for_lock=None)
-                parallel.prepare(connection)
+                parallel.prepare()
             self._load_shards(url.render_as_string(hide_password=False), parallel.staging,
                               workers)
             with db.transaction(write=True) as connection, \
                     self.cancel.interrupts(db.backend.interrupter(connection)):
-                parallel.build(connection, self.report)
+                parallel.build(self.report)
             self.cancel.check()
             with db.transaction(write=True) as connection:
-                parallel.swap(connection, self.report)
+                parallel.swap(self.report)
                 self.record(connection)
                 self.report(COMMITTING, 0, 1)
         return self.finished()

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 from psycopg import sql
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from seeder.backends import backend_for_url
 from seeder.cli import cli
@@ -72,13 +72,19 @@ def _unreachable(name: str, url: str, reason: str, variable: str) -> None:
 def mysql_admin_connection() -> pymysql.Connection:
     """An autocommit connection to MYSQL_ADMIN_URL; skips the test (fails under CI=true)
     when the server cannot be reached."""
-    url = make_url(MYSQL_ADMIN_URL)
     try:
-        return pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
-                               password=url.password or "", autocommit=True, connect_timeout=5)
+        return mysql_connection(make_url(MYSQL_ADMIN_URL).set(database=None))
     except pymysql.Error as exc:
         _unreachable("MariaDB", MYSQL_ADMIN_URL, " ".join(str(exc).split()),
                      "SEEDER_TEST_MYSQL_URL")
+
+
+def mysql_connection(url: str | URL) -> pymysql.Connection:
+    """An autocommit PyMySQL connection to the URL's server and database, beside seeder's."""
+    url = make_url(url)
+    return pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
+                           password=url.password or "", database=url.database,
+                           autocommit=True, connect_timeout=5)
 
 
 @contextlib.contextmanager
@@ -129,6 +135,24 @@ def staging_schemas(url: str) -> list[str]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path`: a disk that fills up for real. Skipped where it
+    cannot be mounted (not root), except under CI=true, where it fails."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
+        if _in_ci():
+            pytest.fail(f"CI=true requires a full-disk test: {reason}")
+        pytest.skip(reason)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -150,12 +174,18 @@ def one_line_error(result: Result) -> str:
     # A SeederError ends in SystemExit; anything else escaped the CLI (a traceback for users).
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("seeder: error:")]
-    assert len(errors) == 1, result.stderr
+    return one_line_error_of(result.stderr)
+
+
+def one_line_error_of(stderr: str) -> str:
+    """The single `seeder: error:` line of a failed command's stderr (in-process or a
+    process's)."""
+    errors = [line for line in stderr.splitlines() if line.startswith("seeder: error:")]
+    assert len(errors) == 1, stderr
     # Nothing else but the chosen seed (printed before a populate starts) may accompany it.
-    others = [line for line in result.stderr.splitlines()
+    others = [line for line in stderr.splitlines()
               if line.strip() and not line.startswith(("seeder: error:", "seed "))]
-    assert others == [], result.stderr
+    assert others == [], stderr
     return errors[0]
 
 

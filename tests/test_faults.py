@@ -11,9 +11,7 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from support import (
     reaped,
     seeder_engine,
     seeder_process,
+    small_disk,
 )
 
 from seeder.backends.postgresql import PostgresBackend
@@ -250,25 +249,8 @@ def test_urls_that_would_mislead_are_refused(url: str, message: str, tmp_path: P
 # --- 7. exports ---------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `path`: a disk that fills up for real."""
-    path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true requires a full-disk test: {reason}")
-        pytest.skip(reason)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
-
-
 def test_an_export_that_fills_the_disk_leaves_the_earlier_one(tmp_path: Path) -> None:
-    with _small_disk(tmp_path / "disk", "600k") as disk:
+    with small_disk(tmp_path / "disk", "600k") as disk:
         out = disk / "data"
         ok(invoke("sqlite:///unused.db", "export", "--customers", "300", "--seed", "1",
                   "--out", str(out)))
@@ -308,7 +290,7 @@ def test_an_interrupted_export_leaves_the_earlier_one(tmp_path: Path) -> None:
 
 
 def test_sqlite_populate_on_a_full_disk_says_to_keep_the_journal(tmp_path: Path) -> None:
-    with _small_disk(tmp_path / "disk", "1m") as disk:
+    with small_disk(tmp_path / "disk", "1m") as disk:
         url = f"sqlite:///{disk}/shop.db"
         ok(invoke(url, "init-db"))
         error = one_line_error(invoke(url, "populate", "--customers", "20000", "--seed", "1"))
@@ -319,7 +301,7 @@ def test_sqlite_populate_on_a_full_disk_says_to_keep_the_journal(tmp_path: Path)
 
 
 def test_init_db_on_a_full_disk_removes_what_it_created(tmp_path: Path) -> None:
-    with _small_disk(tmp_path / "disk", "8k") as disk:
+    with small_disk(tmp_path / "disk", "8k") as disk:
         (disk / "filler").write_bytes(b"x" * (disk.stat().st_size or 1))
         with contextlib.suppress(OSError):
             with open(disk / "filler", "ab") as filler:

@@ -17,27 +17,29 @@ import pymysql
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from support import invoke, ok, one_line_error, reaped, seeder_engine, seeder_process
+from support import (
+    invoke,
+    mysql_connection,
+    ok,
+    one_line_error,
+    one_line_error_of,
+    reaped,
+    seeder_engine,
+    seeder_process,
+)
 
 import seeder
 from seeder.backends import mysql
 
 
-def _connect(url: str) -> pymysql.Connection:
-    parsed = make_url(url)
-    return pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
-                           password=parsed.password or "", database=parsed.database,
-                           autocommit=True, connect_timeout=5)
-
-
 def _scalar(url: str, query: str) -> object:
-    with _connect(url) as connection, connection.cursor() as cursor:
+    with mysql_connection(url) as connection, connection.cursor() as cursor:
         cursor.execute(query)
         return cursor.fetchone()[0]
 
 
 def _shadow_tables(url: str) -> list[str]:
-    with _connect(url) as connection, connection.cursor() as cursor:
+    with mysql_connection(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT table_name FROM information_schema.tables "
                        "WHERE table_schema = DATABASE() AND (table_name LIKE 'seeder\\_new\\_%' "
                        "OR table_name LIKE 'seeder\\_old\\_%') ORDER BY table_name")
@@ -46,7 +48,7 @@ def _shadow_tables(url: str) -> list[str]:
 
 def _loading_session(url: str) -> int | None:
     """The id of the session that is loading shadow tables, once it is."""
-    with _connect(url) as connection, connection.cursor() as cursor:
+    with mysql_connection(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT id FROM information_schema.processlist WHERE db = DATABASE() "
                        "AND info LIKE 'LOAD DATA%'")
         row = cursor.fetchone()
@@ -78,7 +80,7 @@ def test_a_killed_connection_leaves_the_old_dataset(seeded: str, tmp_path: Path)
     before = _scalar(seeded, "SELECT count(*) FROM transactions")
     with reaped(_start_a_long_populate(seeded, tmp_path)) as process:
         session = _wait_for_loading(seeded, process)
-        with _connect(seeded) as admin, admin.cursor() as cursor:
+        with mysql_connection(seeded) as admin, admin.cursor() as cursor:
             cursor.execute(f"KILL {session}")
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
@@ -103,22 +105,13 @@ def test_a_populate_killed_midway_leaves_the_old_dataset_and_the_next_cleans_up(
     assert _scalar(seeded, "SELECT count(*) FROM customers") == 500
 
 
-def one_line_error_of(stderr: str) -> str:
-    """The one `seeder: error:` line; nothing else but the chosen seed beside it."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("seeder: error:")]
-    assert len(errors) == 1 and all(line in errors or line.startswith("seed ")
-                                    for line in lines), stderr
-    return errors[0]
-
-
 def test_readers_see_the_old_dataset_until_the_swap(seeded: str, tmp_path: Path) -> None:
     seen: list[int] = []
     errors: list[Exception] = []
     done = threading.Event()
 
     def read() -> None:
-        with _connect(seeded) as connection, connection.cursor() as cursor:
+        with mysql_connection(seeded) as connection, connection.cursor() as cursor:
             while not done.is_set():
                 try:
                     cursor.execute("SELECT count(*) FROM customers")
@@ -143,7 +136,7 @@ def test_readers_see_the_old_dataset_until_the_swap(seeded: str, tmp_path: Path)
 
 
 def test_a_second_populate_is_refused_while_one_holds_the_lock(seeded: str) -> None:
-    with _connect(seeded) as other, other.cursor() as cursor:
+    with mysql_connection(seeded) as other, other.cursor() as cursor:
         cursor.execute("SELECT GET_LOCK(%s, 0)", (f"seeder:{make_url(seeded).database}",))
         assert cursor.fetchone()[0] == 1
         error = one_line_error(invoke(seeded, "populate", "--replace", "--customers", "100",
@@ -203,7 +196,7 @@ def test_a_missing_driver_names_the_extra(scheme: str, monkeypatch: pytest.Monke
 
 
 def test_uuids_and_ids_continue_for_rows_the_application_adds(seeded: str) -> None:
-    with _connect(seeded) as connection, connection.cursor() as cursor:
+    with mysql_connection(seeded) as connection, connection.cursor() as cursor:
         cursor.execute("INSERT INTO customers (first_name, last_name, email, phone, "
                        "registered_on) VALUES ('Ada', 'Lovelace', 'ada@example.com', "
                        "'555-0100', '2024-01-02')")

@@ -104,13 +104,13 @@ class ParallelLoad(Protocol):
 
     def __exit__(self, *exc_info: object) -> None: ...
 
-    def prepare(self, connection: Connection) -> None:
+    def prepare(self) -> None:
         """Create the empty staging area; committed by the caller for the workers to see."""
 
-    def build(self, connection: Connection, progress: Progress) -> None:
+    def build(self, progress: Progress) -> None:
         """Keys, indexes and statistics on the loaded staging area."""
 
-    def swap(self, connection: Connection, progress: Progress) -> None:
+    def swap(self, progress: Progress) -> None:
         """Put the staging area in place of the live tables, in the caller's transaction."""
 
 

@@ -35,6 +35,7 @@ the session until its transaction ends (`end`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import secrets
 import tempfile
@@ -49,7 +50,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateTable
 
 from seeder.backends import Backend, Deadline, Rows
-from seeder.backends.server_variants import ServerVariants
+from seeder.backends.server_variants import ServerVariants, quote
 from seeder.batch import Batch
 from seeder.errors import Busy, DatabaseError, DatabaseURLError, SeederError, VariantError
 from seeder.formats import csv_lines
@@ -254,6 +255,7 @@ class MySQLLoader:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._quote = functools.partial(quote, connection)
         self._run = secrets.token_hex(4)
         metadata = MetaData()
         self._shadows = {table.name: table.to_metadata(
@@ -386,8 +388,7 @@ class MySQLLoader:
         taken = set(self._connection.scalars(text(
             "SELECT constraint_name FROM information_schema.referential_constraints "
             "WHERE constraint_schema = DATABASE()")))
-        self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-        try:
+        with self._session_setting("foreign_key_checks", 0, restore=1):
             for table in DATA_TABLES:
                 if not table.foreign_key_constraints:
                     continue
@@ -401,10 +402,9 @@ class MySQLLoader:
                         f"({', '.join(self._quote(c.name) for c in constraint.columns)}) "
                         f"REFERENCES {self._quote(parent)} "
                         f"({', '.join(self._quote(e.column.name) for e in constraint.elements)})")
-                self._run_sql(f"ALTER TABLE {self._quote(self._shadows[table.name].name)} "
-                              + ", ".join(clauses))
-        finally:
-            self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+                self._connection.exec_driver_sql(
+                    f"ALTER TABLE {self._quote(self._shadows[table.name].name)} "
+                    + ", ".join(clauses))
 
     def _swap(self) -> None:
         """One RENAME TABLE: live tables out, shadow tables in; then the old ones go."""
@@ -414,12 +414,11 @@ class MySQLLoader:
             + [f"{self._quote(self._shadows[table.name].name)} TO {self._quote(table.name)}"
                for table in DATA_TABLES])
         deadline = time.monotonic() + SWAP_WAIT_SECONDS
-        self._connection.exec_driver_sql(
-            f"SET SESSION lock_wait_timeout = {SWAP_ATTEMPT_SECONDS}")
-        try:
+        with self._session_setting("lock_wait_timeout", SWAP_ATTEMPT_SECONDS,
+                                   restore=LOCK_TIMEOUT_SECONDS):
             while True:
                 try:
-                    self._run_sql(f"RENAME TABLE {renames}")
+                    self._connection.exec_driver_sql(f"RENAME TABLE {renames}")
                     break
                 except DBAPIError as error:
                     if _code(error) != LOCK_WAIT_TIMEOUT:
@@ -431,30 +430,28 @@ class MySQLLoader:
                             f"{_lock_holders(self._connection.engine)}; end their "
                             "transactions (or KILL them) and rerun; nothing was written"
                         ) from None
-        finally:
-            self._connection.exec_driver_sql(
-                f"SET SESSION lock_wait_timeout = {LOCK_TIMEOUT_SECONDS}")
         self._drop(list(self._retired.values()))
 
     def _drop(self, names: list[str]) -> None:
         if not names:
             return
-        self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-        try:
-            self._run_sql("DROP TABLE IF EXISTS " + ", ".join(map(self._quote, names)))
-        finally:
-            self._connection.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+        with self._session_setting("foreign_key_checks", 0, restore=1):
+            self._connection.exec_driver_sql(
+                "DROP TABLE IF EXISTS " + ", ".join(map(self._quote, names)))
 
-    def _run_sql(self, statement: str) -> None:
-        self._connection.exec_driver_sql(statement)
+    @contextlib.contextmanager
+    def _session_setting(self, name: str, value: int, *, restore: int) -> Iterator[None]:
+        """SET SESSION name = value for the block, then name = restore, even on an error."""
+        self._connection.exec_driver_sql(f"SET SESSION {name} = {value}")
+        try:
+            yield
+        finally:
+            self._connection.exec_driver_sql(f"SET SESSION {name} = {restore}")
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
         with self._connection.connection.driver_connection.cursor() as cursor:
             yield cursor
-
-    def _quote(self, name: str) -> str:
-        return self._connection.dialect.identifier_preparer.quote(name)
 
 
 # A loader's first connection (its server thread id) -> the thread ids of its other ones.

@@ -41,7 +41,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import (
     AddConstraint,
@@ -240,13 +240,13 @@ class PostgresParallelLoad:
             connection.execute(_STAGING_UNLOCK, {"name": self.staging})
             connection.execute(select(func.pg_advisory_unlock(POPULATE_LOCK_KEY)))
 
-    def prepare(self, connection: Connection) -> None:
+    def prepare(self) -> None:
         self._loader.start()
 
-    def build(self, connection: Connection, progress: Progress) -> None:
+    def build(self, progress: Progress) -> None:
         self._loader.build(progress)
 
-    def swap(self, connection: Connection, progress: Progress) -> None:
+    def swap(self, progress: Progress) -> None:
         self._loader.swap(progress)
 
 
@@ -398,11 +398,8 @@ class PostgresLoader:
             return
 
     def _holders_message(self, live: list[sql.Identifier]) -> str:
-        holders = self._connection.execute(
+        sessions = _sessions(self._connection.execute(
             _LOCK_HOLDERS, {"tables": [self._sql(name) for name in live]}).all()
-        sessions = "; ".join(
-            f"session {row.pid} ({row.usename}, {row.application_name or 'no application name'}, "
-            f"{row.state}, holding {row.mode} on {row.relname})" for row in holders
         ) or "a session that has since ended"
         return (f"the new dataset is ready but could not be swapped in: waited "
                 f"{SWAP_WAIT_SECONDS} s for the locks on the live tables, held by {sessions}; "
@@ -420,11 +417,17 @@ def _lock_holders(engine: Engine) -> str:
             populating = connection.scalar(_POPULATE_RUNNING)
     except DBAPIError:
         return ""
-    sessions = "; ".join(
-        f"session {row.pid} ({row.usename}, {row.application_name or 'no application name'}, "
-        f"{row.state}, holding {row.mode} on {row.relname})" for row in holders)
+    sessions = _sessions(holders)
     return (f" held by {sessions}" if sessions else "") + (
         " (a populate is running)" if populating else "")
+
+
+def _sessions(holders: Sequence[Row]) -> str:
+    """Rows of _LOCK_HOLDERS as "session 123 (user, application, state, holding MODE on
+    table); ..."."""
+    return "; ".join(
+        f"session {row.pid} ({row.usename}, {row.application_name or 'no application name'}, "
+        f"{row.state}, holding {row.mode} on {row.relname})" for row in holders)
 
 
 # Views that depend on the given tables, directly or through other views, outermost last.
