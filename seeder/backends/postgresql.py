@@ -485,8 +485,6 @@ _COPY_TRAILER = b"\xff\xff"
 _POSTGRES_EPOCH = np.datetime64("2000-01-01", "D")
 
 
-
-
 def _binary_field(column: np.ndarray, sql_type) -> list[np.ndarray]:
     """A column as binary COPY fields: a 4-byte big-endian length, then the value's bytes."""
     if isinstance(sql_type, String):
