@@ -9,13 +9,14 @@ parametrized fixtures of conftest.py.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
 
 import pymysql
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from support import (
     invoke,
@@ -227,3 +228,22 @@ def test_names_in_every_script_come_back_as_on_sqlite(locale: str, mysql_databas
             engine.dispose()
     assert any(ord(character) > 0x7F for row in rows[sqlite_url] for character in row[1])
     assert rows[mysql_database_url] == rows[sqlite_url]
+
+
+def test_analyze_table_runs_on_the_new_tables_before_the_swap(mysql_database_url: str) -> None:
+    """InnoDB also refreshes statistics in the background, so their presence after a populate
+    does not show that the populate ran ANALYZE TABLE: the statements it sent do."""
+    engine = seeder_engine(mysql_database_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: statements.append(statement))
+    try:
+        seeder.init_db(engine)
+        seeder.populate(engine, customers=300, seed=1)
+    finally:
+        engine.dispose()
+    analyze = next(i for i, s in enumerate(statements) if s.startswith("ANALYZE TABLE"))
+    swap = next(i for i, s in enumerate(statements) if s.startswith("RENAME TABLE"))
+    assert analyze < swap
+    analysed = set(re.findall(r"seeder_new_[0-9a-f]+_(\w+)", statements[analyze]))
+    assert analysed == {"customers", "cars", "services", "transactions", "referral_links"}
