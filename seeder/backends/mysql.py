@@ -351,7 +351,6 @@ class MySQLLoader:
             self._lane.finish()
             done += len(SECOND_LANE)
             progress(INDEXING, done, steps)
-        self._connection.connection.driver_connection.commit()
         self._add_foreign_keys()
         progress(INDEXING, steps, steps)
         progress(ANALYZING, 0, 1)
