@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from support import BACKENDS, new_database, seeder_engine
+from support import BACKENDS, new_database, scoped_engine
 
 from seeder import schema
 
@@ -54,11 +54,8 @@ def backend(database_url: str) -> str:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = seeder_engine(database_url)
-    try:
+    with scoped_engine(database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.schema import DropIndex
-from support import invoke, ok, one_line_error, seeder_engine, seeder_process
+from support import invoke, ok, one_line_error, scoped_engine, seeder_process
 
 from seeder import schema
 from seeder.backends import postgresql
@@ -27,21 +27,15 @@ def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _execute(url: str, statement: str | DropIndex) -> None:
     """Run SQL text, or DDL that each dialect words its own way (MySQL's DROP INDEX ... ON)."""
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.begin() as connection:
             connection.execute(text(statement) if isinstance(statement, str) else statement)
-    finally:
-        engine.dispose()
 
 
 def _damage(url: str) -> list[str]:
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.connect() as connection:
             return schema.damage(connection)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -127,12 +121,9 @@ def test_reset_db_during_a_populate_waits_then_says_why(
 
 def _held_advisory_lock_owner(url: str) -> str:
     """What the session holding seeder's advisory lock is running ('' when none holds it)."""
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.connect() as connection:
             return connection.scalar(text(
                 "SELECT coalesce(max(a.query), '') FROM pg_locks AS l "
                 "JOIN pg_stat_activity AS a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"))
-    finally:
-        engine.dispose()

@@ -25,7 +25,7 @@ from support import (
     ok,
     one_line_error,
     reaped,
-    seeder_engine,
+    scoped_engine,
     seeder_process,
     small_disk,
 )
@@ -190,12 +190,9 @@ def test_a_frozen_server_does_not_hold_the_process(postgres_database_url: str,
     assert stderr.strip().splitlines()[-1] == (
         "seeder: error: interrupted; the database did not answer within 2 s, so the "
         "connection was closed and the transaction rolled back with it")
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT count(*) FROM customers")) == 0
-    finally:
-        engine.dispose()
 
 
 # --- 4. the truth about COMMIT ------------------------------------------------------------------

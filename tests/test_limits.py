@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import BigInteger, select
 from sqlalchemy.exc import DataError
-from support import BACKENDS, invoke, new_database, ok, seeder_engine
+from support import BACKENDS, invoke, new_database, ok, scoped_engine
 
 from seeder.errors import InvalidArgument, LimitExceeded, ScenarioError
 from seeder.generator import (
@@ -128,8 +128,7 @@ def test_every_value_at_the_limits_is_stored_exactly(tmp_path: Path) -> None:
     for backend in BACKENDS:
         with new_database(backend, tmp_path) as url:
             ok(invoke(url, "init-db"))
-            engine = seeder_engine(url)
-            try:
+            with scoped_engine(url) as engine:
                 with engine.begin() as connection:
                     for model, values in rows.items():
                         connection.execute(model.__table__.insert(), values)
@@ -138,8 +137,6 @@ def test_every_value_at_the_limits_is_stored_exactly(tmp_path: Path) -> None:
                         stored = [dict(row._mapping) for row in
                                   connection.execute(select(table).order_by(table.c.id))]
                         assert stored == values, (backend, table.name)
-            finally:
-                engine.dispose()
 
 
 @pytest.mark.parametrize("table, column, value", [
@@ -161,13 +158,10 @@ def test_postgresql_refuses_one_past_each_limit(tmp_path: Path, table, column: s
     rows[table] = {**rows[table], column: value}
     with new_database("postgresql", tmp_path) as url:
         ok(invoke(url, "init-db"))
-        engine = seeder_engine(url)
-        try:
+        with scoped_engine(url) as engine:
             with pytest.raises(DataError), engine.begin() as connection:
                 for model, values in rows.items():
                     connection.execute(model.__table__.insert(), values)
-        finally:
-            engine.dispose()
 
 
 # --- sizes -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import RelationshipDirection, RelationshipProperty, Session
-from support import BACKENDS, invoke, new_database, ok, seeder_engine
+from support import BACKENDS, invoke, new_database, ok, scoped_engine
 
 from seeder.models import (
     DATA_TABLES,
@@ -55,11 +55,8 @@ def populated_engine(request: pytest.FixtureRequest, tmp_path_factory) -> Iterat
     """One populated database per backend for the tests that only read."""
     with new_database(request.param, tmp_path_factory.mktemp("populated")) as url:
         _populate(url)
-        engine = seeder_engine(url)
-        try:
+        with scoped_engine(url) as engine:
             yield engine
-        finally:
-            engine.dispose()
 
 
 def _largest_ids(connection) -> dict[str, int]:
@@ -92,8 +89,7 @@ def test_every_id_is_generated_after_a_populate(populated_engine: Engine, table)
 
 
 def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(populated_url: str) -> None:
-    engine = seeder_engine(populated_url)
-    try:
+    with scoped_engine(populated_url) as engine:
         with engine.begin() as conn:
             largest = _largest_ids(conn)
 
@@ -119,8 +115,6 @@ def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(populated_url: str
                 "SELECT uuid FROM customers WHERE id IN (:ada, :grace) UNION ALL "
                 "SELECT uuid FROM transactions WHERE id IN (:visit, :reward)"),
                 {"ada": ada, "grace": grace, "visit": visit, "reward": reward}).scalars().all()
-    finally:
-        engine.dispose()
 
     assert (ada, grace) == (largest["customers"] + 1, largest["customers"] + 2)
     assert car == largest["cars"] + 1
@@ -136,8 +130,7 @@ def test_plain_sql_inserts_get_ids_and_uuids_after_a_populate(populated_url: str
 
 
 def test_orm_inserts_without_ids_take_uuid_values_after_a_populate(populated_url: str) -> None:
-    engine = seeder_engine(populated_url)
-    try:
+    with scoped_engine(populated_url) as engine:
         with Session(engine) as session:
             largest = _largest_ids(session.connection())
             ada = Customer(first_name="Ada", last_name="Test", email="ada@example.com",
@@ -165,8 +158,6 @@ def test_orm_inserts_without_ids_take_uuid_values_after_a_populate(populated_url
             assert found.id == grace.id
             assert found.uuid == GIVEN_UUID
             assert session.get(Customer, ada.id).uuid == made_uuid
-    finally:
-        engine.dispose()
 
     for table, written in ids.items():
         assert written == set(range(largest[table] + 1, largest[table] + 1 + len(written))), table

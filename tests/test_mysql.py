@@ -25,7 +25,7 @@ from support import (
     one_line_error,
     one_line_error_of,
     reaped,
-    seeder_engine,
+    scoped_engine,
     seeder_process,
 )
 
@@ -148,15 +148,12 @@ def test_a_second_populate_is_refused_while_one_holds_the_lock(seeded: str) -> N
 
 
 def test_the_lock_is_released_for_the_next_user_of_a_pooled_connection(seeded: str) -> None:
-    engine = seeder_engine(seeded)
-    try:
+    with scoped_engine(seeded) as engine:
         for seed in (6, 7):  # the second would find the first's lock on the pooled session
             seeder.populate(engine, customers=300, seed=seed, replace=True)
         with engine.connect() as connection:
             assert connection.scalar(text("SELECT IS_USED_LOCK(:name)"), {
                 "name": f"seeder:{make_url(seeded).database}"}) is None
-    finally:
-        engine.dispose()
 
 
 def test_foreign_key_names_alternate_and_the_schema_stays_as_migrated(seeded: str) -> None:
@@ -168,21 +165,15 @@ def test_foreign_key_names_alternate_and_the_schema_stays_as_migrated(seeded: st
     second = _scalar(seeded, query)
     assert {first, second} == {"fk_cars_customer_id_customers",
                                "fk_cars_customer_id_customers_2"}
-    engine = seeder_engine(seeded)
-    try:
+    with scoped_engine(seeded) as engine:
         with engine.connect() as connection:
             assert seeder.schema.damage(connection) == []
-    finally:
-        engine.dispose()
 
 
 def test_a_callers_connection_is_refused_for_writes(seeded: str) -> None:
-    engine = seeder_engine(seeded)
-    try:
+    with scoped_engine(seeded) as engine:
         with engine.connect() as connection, pytest.raises(seeder.InvalidArgument) as caught:
             seeder.populate(connection, customers=100, seed=1, replace=True)
-    finally:
-        engine.dispose()
     assert str(caught.value) == (
         "MySQL/MariaDB commits schema changes at once, so seeder cannot leave its writes to "
         "your transaction: pass a URL or an Engine, not a Connection")
@@ -218,14 +209,11 @@ def test_names_in_every_script_come_back_as_on_sqlite(locale: str, mysql_databas
     for url in (sqlite_url, mysql_database_url):
         seeder.init_db(url)
         seeder.populate(url, customers=800, seed=9, scenario=scenario)
-        engine = seeder_engine(url)
-        try:
+        with scoped_engine(url) as engine:
             with engine.connect() as connection:
                 rows[url] = connection.execute(text(
                     "SELECT id, first_name, last_name, email, phone FROM customers "
                     "ORDER BY id")).all()
-        finally:
-            engine.dispose()
     assert any(ord(character) > 0x7F for row in rows[sqlite_url] for character in row[1])
     assert rows[mysql_database_url] == rows[sqlite_url]
 
@@ -233,15 +221,12 @@ def test_names_in_every_script_come_back_as_on_sqlite(locale: str, mysql_databas
 def test_analyze_table_runs_on_the_new_tables_before_the_swap(mysql_database_url: str) -> None:
     """InnoDB also refreshes statistics in the background, so their presence after a populate
     does not show that the populate ran ANALYZE TABLE: the statements it sent do."""
-    engine = seeder_engine(mysql_database_url)
     statements: list[str] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *args: statements.append(statement))
-    try:
+    with scoped_engine(mysql_database_url) as engine:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *args: statements.append(statement))
         seeder.init_db(engine)
         seeder.populate(engine, customers=300, seed=1)
-    finally:
-        engine.dispose()
     analyze = next(i for i, s in enumerate(statements) if s.startswith("ANALYZE TABLE"))
     swap = next(i for i, s in enumerate(statements) if s.startswith("RENAME TABLE"))
     assert analyze < swap

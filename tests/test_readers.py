@@ -25,7 +25,7 @@ from support import (
     invoke,
     ok,
     one_line_error,
-    seeder_engine,
+    scoped_engine,
     seeder_process,
     staging_schemas,
 )
@@ -41,12 +41,9 @@ def _no_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _customers(url: str) -> int:
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.connect() as connection:
             return connection.scalar(text("SELECT count(*) FROM customers"))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -163,8 +160,7 @@ def test_info_says_when_a_populate_holds_the_lock(seeded_postgres: str,
 
 def test_views_over_the_tables_survive_the_swap(seeded_postgres: str) -> None:
     url = seeded_postgres
-    engine = seeder_engine(url)
-    try:
+    with scoped_engine(url) as engine:
         with engine.begin() as connection:
             connection.execute(text(
                 "CREATE VIEW busy_customers AS SELECT customer_id, count(*) AS visits "
@@ -176,8 +172,6 @@ def test_views_over_the_tables_survive_the_swap(seeded_postgres: str) -> None:
             assert connection.scalar(text("SELECT count(*) FROM busy_customers")) > 0
             assert connection.scalar(text(
                 "SELECT obj_description('busy_customers'::regclass, 'pg_class')")) == "mine"
-    finally:
-        engine.dispose()
 
 
 def test_sqlite_readers_are_told_a_populate_is_writing(tmp_path: Path) -> None:
